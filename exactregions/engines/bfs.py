@@ -1,0 +1,155 @@
+"""Exact region counting by breadth-first search over the region adjacency graph.
+
+The full-dimensional activation regions meeting an open convex domain form a connected
+graph (two regions are adjacent when they share a facet that meets the domain), so a
+traversal from the region of one seed point visits them all. Each region costs one
+Chebyshev LP plus LPs only for the rows that ray shooting, known neighbours and a bounding
+box leave undecided (:mod:`exactregions.engines.region`).
+
+References: the traversal is the classical adjacency-graph enumeration of hyperplane
+arrangements (Avis & Fukuda, reverse search, 1996; Sleumer, 1998) applied to the polyhedral
+complex of a ReLU network (Serra, Tjandraatmadja & Ramalingam, ICML 2018, Sec. 6).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import numpy as np
+
+from ..domains import Domain
+from ..intervals import preactivation_bounds, stability
+from ..network import Network
+from ..oracle import Oracle
+from ..result import Region, RegionCount
+from .region import Tolerances, analyse_region
+
+__all__ = ["count_regions"]
+
+#: Chebyshev radius cap for unbounded domains (the whole space): inradius reports min(r, cap).
+UNBOUNDED_CAP = 1.0
+
+
+def count_regions(net: Network, domain: Domain, *, max_regions: int | None = None,
+                  time_limit: float | None = None, tol: Tolerances = Tolerances(),
+                  progress=None, keep_regions: bool = True) -> RegionCount:
+    """Count the full-dimensional activation regions of ``net`` meeting the open ``domain``.
+
+    Parameters
+    ----------
+    max_regions, time_limit : stop early; the result then has ``complete=False`` and its
+        count is a lower bound.
+    tol : decision tolerances (:class:`Tolerances`), reported in the result.
+    progress : optional callable ``progress(found, frontier, seconds)``, called about
+        twice a second.
+    keep_regions : store each region's pattern, point, inradius and affine map.
+
+    Examples
+    --------
+    >>> from exactregions import Network, Whole, count_regions
+    >>> net = Network([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[1.0, 1.0, 1.0]]], [[0, 0, -1], [0]])
+    >>> count_regions(net, Whole(2)).activation_regions   # 3 lines in general position
+    7
+    """
+    if domain.dim != net.input_dim:
+        raise ValueError(f"domain has dimension {domain.dim} but the network takes {net.input_dim} inputs")
+    t_start = time.perf_counter()
+    oracle = Oracle()
+    unstable, fixed = stability(*preactivation_bounds(net, domain))
+    DA, Db = domain.rows()
+    if DA.shape[0]:
+        norms = np.linalg.norm(DA, axis=1)
+        DA, Db = DA / norms[:, None], Db / norms
+    cap = np.inf if domain.bounded else UNBOUNDED_CAP
+    directions = _directions(net.input_dim)
+
+    seed, seed_note = _generic_seed(net, domain, unstable, tol)
+    seed_pattern = net.pattern(seed)
+    discovered = {seed_pattern.tobytes(): 0}
+    queue = deque([seed_pattern])
+    known: dict[bytes, list] = {}
+    processed: set[bytes] = set()
+    regions, keys, edges = [], [], []
+    numerics = {"tolerances": tol.to_dict(), "thin_regions_skipped": 0, "near_degenerate": [],
+                "seed_perturbed": seed_note, "stable_neurons": int((~unstable).sum()),
+                "unstable_neurons": int(unstable.sum())}
+    facet_how = {"ray": 0, "known": 0, "lp": 0}
+    stop_reason, last_report = None, t_start
+
+    while queue:
+        if max_regions is not None and len(regions) >= max_regions:
+            stop_reason = "max_regions"
+            break
+        if time_limit is not None and time.perf_counter() - t_start > time_limit:
+            stop_reason = "time_limit"
+            break
+        pattern = queue.popleft()
+        key = pattern.tobytes()
+        processed.add(key)
+        geo = analyse_region(net, pattern, unstable, (DA, Db), domain.l2_ball, oracle, tol, cap,
+                             known=known.pop(key, ()), directions=directions)
+        if geo is None or not geo.inradius > tol.inradius:
+            numerics["thin_regions_skipped"] += 1
+            continue
+        numerics["near_degenerate"].extend(geo.near)
+        keys.append(key)
+        if keep_regions:
+            regions.append(Region(pattern=pattern, point=geo.point, inradius=geo.inradius,
+                                  affine=net.affine_map(pattern)))
+        else:
+            regions.append(None)
+        for f in geo.facets:
+            facet_how[f.how] += 1
+            nb = net.pattern_across(pattern, f.point, geo.G[f.row], tol=tol.coincide)
+            nb[~unstable] = fixed[~unstable]
+            nkey = nb.tobytes()
+            if nkey == key:
+                numerics["near_degenerate"].append("crossing a facet did not change the pattern")
+                continue
+            edges.append((key, nkey))
+            if nkey not in processed:
+                known.setdefault(nkey, []).append((-geo.G[f.row], -geo.h[f.row]))
+            if nkey not in discovered:
+                discovered[nkey] = len(discovered)
+                queue.append(nb)
+        now = time.perf_counter()
+        if progress is not None and now - last_report > 0.5:
+            progress(len(regions), len(queue), now - t_start)
+            last_report = now
+
+    seconds = time.perf_counter() - t_start
+    if progress is not None:
+        progress(len(regions), len(queue), seconds)
+    stats = {"seconds": seconds, "lp_solves": oracle.lp_solves, "qp_solves": oracle.qp_solves,
+             "solver_retries": oracle.retries, "facets_by_ray": facet_how["ray"],
+             "facets_by_lp": facet_how["lp"], "frontier_left": len(queue)}
+    return RegionCount.build(net, domain, keys, regions, edges, complete=stop_reason is None,
+                             stop_reason=stop_reason, stats=stats, numerics=numerics, tol=tol)
+
+
+def _directions(d: int) -> np.ndarray:
+    """Fixed ray directions (coordinate axes and seeded random unit vectors): deterministic."""
+    rng = np.random.default_rng(20240607)
+    R = rng.normal(size=(4 * d + 8, d))
+    return np.vstack([np.eye(d), -np.eye(d), R / np.linalg.norm(R, axis=1, keepdims=True)])
+
+
+def _generic_seed(net, domain, unstable, tol):
+    """The domain's seed point, nudged off any neuron hyperplane it lies on."""
+    x = domain.seed_point()
+    rng = np.random.default_rng(0)
+    lo, hi = domain.bounding_box()
+    scale = float(np.min(np.where(np.isfinite(hi - lo), hi - lo, 2.0)))
+    for attempt in range(200):
+        A, c = net.region_constraints(net.pattern(x))
+        A, c = A[unstable], c[unstable]
+        norms = np.linalg.norm(A, axis=1)
+        dist = np.abs(A @ x + c) / np.maximum(norms, 1e-300)
+        if not np.any((dist <= 1e3 * tol.inradius) & (norms > tol.zero_row)):
+            return x, (None if attempt == 0 else f"seed moved off a hyperplane after {attempt} tries")
+        step = scale * 1e-4 * (1 + attempt)
+        y = domain.seed_point() + step * rng.normal(size=x.shape) / np.sqrt(x.size)
+        if domain.contains(y)[0]:
+            x = y
+    raise RuntimeError("could not find a seed point off every neuron hyperplane")

@@ -1,0 +1,291 @@
+"""Geometry of one activation region inside the domain: constraints, interior, facets.
+
+For a pattern, each unstable neuron ``i`` gives the half-space ``s_i (A_i x + c_i) >= 0``
+(``s_i = +1`` if active); with the domain's polyhedral rows this is the polytope ``P``.
+The region counts when ``P``'s Chebyshev radius exceeds ``tol.inradius``; its neighbours
+lie across the facets of ``P`` on neuron rows that meet the open domain.
+
+Facets are found with as few LPs as possible, all decisions exact up to the tolerances:
+
+1. *Ray shooting* (no LP): from the Chebyshev centre ``x0`` the first row hit by a ray is a
+   facet when the hit is unique, and the hit point is a generic point of it.
+2. *Known from the other side* (no LP): a facet shared with an already-processed region was
+   found when that region was processed.
+3. *Bounding box* (2d LPs, only when many rows remain): rows that stay strictly slack on
+   the box of ``P`` cannot be facets.
+4. *Facet LP* for each remaining row: the Chebyshev radius of ``P`` within the row's
+   hyperplane; ``> tol.facet`` means a (d-1)-dimensional facet.
+For the exact L2 ball a facet must also meet the open ball: its hit or centre point lies
+inside, or the distance QP from the centre to the facet is below the radius.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..oracle import PolytopeLP
+
+__all__ = ["Tolerances", "RegionGeometry", "Facet", "analyse_region"]
+
+#: Vertex enumeration of the known-facet polytope is used while it needs at most this many
+#: d-subsets of rows (low dimension); beyond it the remaining rows go to LPs.
+MAX_VERTEX_COMBOS = 3000
+#: rays along the normals of this many nearest rows (plus fixed directions) per region
+MAX_NORMAL_RAYS = 24
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Decision tolerances, absolute, in input units. Defaults sit above HiGHS's 1e-10
+    feasibility tolerance and far below the geometry of any sensible network.
+
+    inradius: a region counts iff the Chebyshev radius of region ∩ domain polytope exceeds it.
+    facet: a row is a facet iff the facet's radius inside its hyperplane exceeds it.
+    ball: a facet meets the open L2 ball iff its distance to the centre is below radius - ball.
+    coincide: normalised rows closer than this are one hyperplane (one facet, flipped together).
+    zero_row: an effective row with norm below this is a constant pre-activation.
+    near: decisions within this of their threshold are reported as near-degenerate.
+    """
+
+    inradius: float = 1e-8
+    facet: float = 1e-8
+    ball: float = 0.0
+    coincide: float = 1e-9
+    zero_row: float = 1e-12
+    near: float = 1e-6
+
+    def to_dict(self):
+        return dict(self.__dict__)
+
+
+@dataclass
+class Facet:
+    row: int                 # index into RegionGeometry.G
+    point: np.ndarray        # a generic point of the facet inside the open domain
+    how: str                 # "ray", "known", "lp"
+
+
+@dataclass
+class RegionGeometry:
+    pattern: np.ndarray
+    G: np.ndarray            # unit-norm neuron rows G x <= h (coincident rows merged)
+    h: np.ndarray
+    x0: np.ndarray | None = None  # Chebyshev centre of region ∩ domain polytope
+    inradius: float = -np.inf
+    point: np.ndarray | None = None  # a point of the region inside the open domain
+    facets: list = field(default_factory=list)
+    near: list = field(default_factory=list)  # near-degenerate decisions (text)
+
+
+def neuron_rows(net, pattern, unstable, tol: Tolerances):
+    """Unit rows ``G x <= h`` of the unstable neurons, coincident rows merged.
+
+    Returns ``(G, h)``, or ``None`` if a neuron that is constant on the region has the
+    wrong sign for the pattern (the pattern's region is empty).
+    """
+    A, c = net.region_constraints(pattern)
+    A, c, bits = A[unstable], c[unstable], pattern[unstable]
+    norms = np.linalg.norm(A, axis=1)
+    const = norms <= tol.zero_row
+    # constant pre-activation: active iff c > 0
+    if np.any((c[const] > 0) != bits[const]):
+        return None
+    s = np.where(bits, 1.0, -1.0)[~const]
+    G = -s[:, None] * A[~const] / norms[~const, None]
+    h = s * c[~const] / norms[~const]
+    if G.shape[0] > 1:
+        G, h = _merge_coincident(G, h, tol.coincide)
+    return G, h
+
+
+def _merge_coincident(G, h, tol):
+    """Keep the first of rows equal within ``tol`` (sort a 1-D projection, compare neighbours)."""
+    key = np.round(np.hstack([G, h[:, None]]) / tol)
+    proj = key @ np.linspace(1.0, 2.0, key.shape[1])
+    order = np.argsort(proj, kind="stable")
+    same = np.all(key[order[1:]] == key[order[:-1]], axis=1)
+    if not same.any():
+        return G, h
+    drop = np.zeros(len(h), bool)
+    for k in np.flatnonzero(same):  # runs of equal keys: drop all but the lowest index
+        a, b = order[k], order[k + 1]
+        drop[max(a, b)] = True
+        order[k + 1] = min(a, b)
+    keep = ~drop
+    return G[keep], h[keep]
+
+
+def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: Tolerances,
+                   cap: float, known=(), directions=None, shortcuts=True) -> RegionGeometry | None:
+    """Interior and facets of a pattern's region in the domain.
+
+    ``known``: hyperplanes ``(g, h)`` of facets already found from the neighbouring side;
+    ``shortcuts=False`` decides every row by LP (used by :func:`verify`). Returns None when
+    the pattern's region is empty.
+    """
+    rows = neuron_rows(net, pattern, unstable, tol)
+    if rows is None:
+        return None
+    G, h = rows
+    DA, Db = domain_rows
+    geo = RegionGeometry(pattern, G, h)
+    m = G.shape[0]
+    allG, allh = np.vstack([G, DA]), np.concatenate([h, Db])
+    if allG.shape[0] == 0:  # no boundary at all: the whole domain is one region
+        geo.x0, geo.inradius, geo.point = np.zeros(net.input_dim), cap, np.zeros(net.input_dim)
+        return geo
+    lp = PolytopeLP(oracle, allG, allh, cap=cap)
+    x0, r = lp.chebyshev("the Chebyshev centre of a region")
+    geo.x0, geo.inradius = x0, r
+    if not r > tol.inradius:
+        return geo
+    if r < tol.near:
+        geo.near.append(f"region inradius {r:.3g}")
+    geo.point = _point_in_domain(x0, lp, l2_ball, oracle)
+    if geo.point is None:
+        geo.inradius = -np.inf  # region polytope misses the ball: not in the domain
+        return geo
+
+    decided = np.zeros(m, bool)
+    if shortcuts:
+        for g_known, h_known in known:
+            match = np.flatnonzero((np.abs(G - g_known).max(axis=1) <= 1e3 * tol.coincide)
+                                   & (np.abs(h - h_known) <= 1e3 * tol.coincide))
+            decided[match] = True  # the edge was recorded from the other side
+        facet_rows = set(np.flatnonzero(decided).tolist())
+        for i, p in _ray_facets(lp.G, lp.h, x0, directions):
+            facet_rows.add(i)
+            if i < m and not decided[i]:
+                decided[i] = True
+                _accept(geo, lp, i, p, l2_ball, oracle, tol, "ray")
+        undecided = np.flatnonzero(~decided)
+        if undecided.size and cap == np.inf and math.comb(len(facet_rows | set(range(m, lp.m))),
+                                                          net.input_dim) <= MAX_VERTEX_COMBOS:
+            undecided = _vertex_certify(geo, lp, m, x0, facet_rows, undecided, l2_ball, oracle, tol)
+        if undecided.size > 2 * net.input_dim + 2 and cap == np.inf:  # bounded domain
+            box = lp.bounding_box("the bounding box of a region")
+            if box is not None:
+                lo, hi = box
+                top = np.maximum(G[undecided], 0) @ hi + np.minimum(G[undecided], 0) @ lo
+                undecided = undecided[top >= h[undecided] - tol.facet]
+    else:
+        undecided = np.arange(m)
+    for i in undecided:
+        xf, t = lp.facet(int(i), "whether a neuron's hyperplane is a facet")
+        if t > tol.facet:
+            if t < tol.near:
+                geo.near.append(f"facet inradius {t:.3g}")
+            _accept(geo, lp, int(i), xf, l2_ball, oracle, tol, "lp")
+    return geo
+
+
+def _point_in_domain(x0, lp, l2_ball, oracle):
+    """A point of int(region) inside the open domain (x0 itself unless an L2 ball misses it)."""
+    if l2_ball is None:
+        return x0
+    c, r = l2_ball
+    if np.linalg.norm(x0 - c) < r:
+        return x0
+    dist, q = oracle.nearest_point(lp.G, lp.h, c, what="the distance from the ball centre to a region")
+    if q is None or not dist < r:
+        return None
+    lam = min(0.5, 0.5 * (r - dist) / max(np.linalg.norm(x0 - q), 1e-300))
+    return q + lam * (x0 - q)
+
+
+def _ray_facets(G, h, x0, directions):
+    """Rows certified as facets by rays from x0 (those of ``G``'s own rows and ``directions``):
+    yields (row, hit point) for every ray whose first hit is unique."""
+    if G.shape[0] < 2:
+        return
+    slack = h - G @ x0
+    near = G[np.argsort(slack)[:MAX_NORMAL_RAYS]] if G.shape[0] > MAX_NORMAL_RAYS else G
+    U = np.vstack([near, directions]) if directions is not None else near
+    rate = G @ U.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        T = np.where(rate > 1e-12, slack[:, None] / rate, np.inf)
+    part = np.partition(T, 1, axis=0)
+    t1, t2 = part[0], part[1]
+    first = np.argmin(T, axis=0)
+    ok = np.isfinite(t1) & (t2 > t1 * (1 + 1e-7) + 1e-12)
+    seen = set()
+    for k in np.flatnonzero(ok):
+        i = int(first[k])
+        if i not in seen:
+            seen.add(i)
+            yield i, x0 + t1[k] * U[k]
+
+
+@functools.lru_cache(maxsize=256)
+def _combos(k: int, d: int) -> np.ndarray:
+    return np.array(list(itertools.combinations(range(k), d)), dtype=np.intp).reshape(-1, d)
+
+
+def _vertices(G, h):
+    """All vertices of the bounded polytope {G x <= h} (every d-subset of rows solved)."""
+    k, d = G.shape
+    C = _combos(k, d)
+    M, rhs = G[C], h[C]
+    det = np.linalg.det(M)
+    ok = np.abs(det) > 1e-12
+    if not np.any(ok):
+        return np.zeros((0, d))
+    V = np.linalg.solve(M[ok], rhs[ok][..., None])[..., 0]
+    return V[np.all(V @ G.T <= h + 1e-9, axis=1)]
+
+
+def _vertex_certify(geo, lp, m, x0, facet_rows, undecided, l2_ball, oracle, tol):
+    """Decide rows without LPs in low dimension, exactly.
+
+    ``P_K`` (the known facets plus the domain rows) contains ``P``. A row slack at every
+    vertex of ``P_K`` is not a facet of ``P``. A vertex violating a row lies outside ``P``,
+    so the ray from ``x0`` to it leaves ``P`` through a facet not yet in ``K``: add it and
+    repeat. Returns the rows still undecided (left to LPs).
+    """
+    K = set(facet_rows) | set(range(m, lp.m))
+    while undecided.size:
+        if math.comb(len(K), lp.d) > MAX_VERTEX_COMBOS:
+            break
+        rows = np.array(sorted(K))
+        V = _vertices(lp.G[rows], lp.h[rows])
+        if V.shape[0] <= lp.d:
+            break
+        viol = lp.G[undecided] @ V.T - lp.h[undecided][:, None] >= -tol.facet
+        undecided = undecided[viol.any(axis=1)]
+        if not undecided.size:
+            break
+        targets = V[viol.any(axis=0)] - x0
+        targets /= np.linalg.norm(targets, axis=1, keepdims=True)
+        new = [(i, p) for i, p in _ray_facets(lp.G, lp.h, x0, targets) if i not in K]
+        if not new:
+            break
+        for i, p in new:
+            K.add(i)
+            if i < m:
+                _accept(geo, lp, i, p, l2_ball, oracle, tol, "ray")
+                undecided = undecided[undecided != i]
+    return undecided
+
+
+def _accept(geo, lp, i, p, l2_ball, oracle, tol, how):
+    """Record row i as a facet if it meets the open domain; ``p`` is a generic facet point."""
+    if l2_ball is not None:
+        c, r = l2_ball
+        if not np.linalg.norm(p - c) < r - tol.ball:
+            keep = np.arange(lp.m) != i
+            dist, q = oracle.nearest_point(lp.G[keep], lp.h[keep], c, eq_row=lp.G[i], eq_rhs=lp.h[i],
+                                           what="the distance from the ball centre to a facet")
+            if q is None or not dist < r - tol.ball:
+                if q is not None and abs(dist - r) < tol.near:
+                    geo.near.append(f"facet tangent to the ball (distance - radius = {dist - r:.3g})")
+                return
+            if r - dist < tol.near:
+                geo.near.append(f"facet barely inside the ball (radius - distance = {r - dist:.3g})")
+            lam = min(0.5, 0.5 * (r - dist) / max(np.linalg.norm(p - q), 1e-300))
+            p = q + lam * (p - q)
+    geo.facets.append(Facet(i, p, how))

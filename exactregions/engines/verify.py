@@ -1,0 +1,51 @@
+"""Independent completeness check of a :class:`~exactregions.result.RegionCount`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..intervals import preactivation_bounds, stability
+from ..oracle import Oracle
+from ..result import VerifyReport
+from .bfs import UNBOUNDED_CAP
+from .region import analyse_region
+
+
+def verify_count(result) -> VerifyReport:
+    """Re-derive every region's facets with one LP per row and check closure of the set.
+
+    Checks: (1) each region's point is in the open domain and has the claimed pattern;
+    (2) each region's Chebyshev radius exceeds the tolerance; (3) the region across every
+    facet that meets the domain is in the result. Requires ``keep_regions=True``.
+    """
+    net, domain, tol = result.network, result.domain, result.tol
+    if any(r is None for r in result.regions):
+        return VerifyReport(False, 0, 0, ["regions were not kept (keep_regions=False): nothing to verify"])
+    unstable, fixed = stability(*preactivation_bounds(net, domain))
+    DA, Db = domain.rows()
+    if DA.shape[0]:
+        norms = np.linalg.norm(DA, axis=1)
+        DA, Db = DA / norms[:, None], Db / norms
+    cap = np.inf if domain.bounded else UNBOUNDED_CAP
+    oracle = Oracle()
+    present = {r.pattern.tobytes() for r in result.regions}
+    problems, n_facets = [], 0
+    for idx, reg in enumerate(result.regions):
+        if not np.array_equal(net.pattern(reg.point), reg.pattern):
+            problems.append(f"region {idx}: its point does not have the claimed pattern")
+        if not domain.contains(reg.point)[0]:
+            problems.append(f"region {idx}: its point is outside the open domain")
+        geo = analyse_region(net, reg.pattern, unstable, (DA, Db), domain.l2_ball, oracle, tol, cap,
+                             shortcuts=False)
+        if geo is None or not geo.inradius > tol.inradius:
+            problems.append(f"region {idx}: empty or thinner than the tolerance")
+            continue
+        for f in geo.facets:
+            n_facets += 1
+            nb = net.pattern_across(reg.pattern, f.point, geo.G[f.row], tol=tol.coincide)
+            nb[~unstable] = fixed[~unstable]
+            if nb.tobytes() not in present:
+                problems.append(f"region {idx}: the region across facet row {f.row} is missing")
+    if not result.complete:
+        problems.append(f"the count is incomplete (stopped at {result.stop_reason}): a lower bound")
+    return VerifyReport(not problems, len(result.regions), n_facets, problems)

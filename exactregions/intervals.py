@@ -1,0 +1,58 @@
+"""Sound per-neuron pre-activation intervals on a domain.
+
+Layer 1 is exact (the domain's support function); deeper layers use interval arithmetic
+(IBP): ``[W+ l + W- u + b, W+ u + W- l + b]`` after the monotone activation. A neuron is
+*stably active* on the open domain if its lower bound is > 0, *stably inactive* if its
+upper bound is < 0 (or it is identically 0); otherwise it is *unstable*.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["preactivation_bounds", "stability"]
+
+
+def _dot_inf(W, v):
+    """``W @ v`` where ``v`` may hold infinities and ``0 * inf`` counts as 0."""
+    with np.errstate(invalid="ignore"):
+        terms = W * v[None, :]
+    return np.where(W == 0, 0.0, terms).sum(axis=1)
+
+
+def preactivation_bounds(net, domain, first_layer=None):
+    """Lists ``lo[l], hi[l]`` bounding layer ``l``'s pre-activations on the domain's closure.
+
+    ``first_layer`` optionally replaces layer 1's exact support-function interval (used by
+    tighter LP-based variants that pass their own bounds for every layer).
+    """
+    los, his = [], []
+    for k, (W, b, s) in enumerate(zip(net.weights[:-1], net.biases[:-1], net.slopes)):
+        if k == 0:
+            if first_layer is not None:
+                lo, hi = first_layer
+            else:
+                hi = domain.support(W) + b
+                lo = -domain.support(-W) + b
+        else:
+            hl, hu = act(los[-1], s), act(his[-1], s)
+            Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
+            lo = _dot_inf(Wp, hl) + _dot_inf(Wn, hu) + b
+            hi = _dot_inf(Wp, hu) + _dot_inf(Wn, hl) + b
+        los.append(np.asarray(lo, dtype=np.float64))
+        his.append(np.asarray(hi, dtype=np.float64))
+    return los, his
+
+
+def act(z, slope):
+    with np.errstate(invalid="ignore"):
+        return np.where(z > 0, z, slope * z)
+
+
+def stability(los, his):
+    """Concatenated masks ``(unstable, fixed_bit)`` from per-layer intervals."""
+    lo = np.concatenate(los) if los else np.zeros(0)
+    hi = np.concatenate(his) if his else np.zeros(0)
+    active = lo > 0
+    inactive = (hi < 0) | ((lo == 0) & (hi == 0))
+    return ~(active | inactive), active

@@ -1,0 +1,23 @@
+"""Model import and export: everything that knows a file format or a framework."""
+
+from .npz import load_npz, save_npz
+from .errors import ModelError
+
+
+def load_model(path):
+    """Load a :class:`~exactregions.network.Network` from ``.npz`` or a saved torch module (``.pt``)."""
+    import os
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ModelError(f"model file not found: {path}")
+    low = path.lower()
+    if low.endswith(".npz"):
+        return load_npz(path)
+    if low.endswith((".pt", ".pth")):
+        from .torch import load_torch
+        return load_torch(path)
+    raise ModelError(f"unknown model format '{os.path.splitext(path)[1]}': use .npz or a saved torch module (.pt)")
+
+
+__all__ = ["load_model", "load_npz", "save_npz", "ModelError"]

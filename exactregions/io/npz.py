@@ -1,0 +1,63 @@
+"""The ``.npz`` interchange format.
+
+Arrays ``W0, b0, W1, b1, ..., WL, bL`` with ``W_i`` of shape (out, in); ReLU after every
+layer but the last; an optional scalar ``leaky_slope`` makes every hidden activation
+LeakyReLU(leaky_slope).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from ..network import Network, NetworkError
+from .errors import ModelError
+
+
+def load_npz(path) -> Network:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            files = set(z.files)
+            n = 0
+            while f"W{n}" in files:
+                n += 1
+            if n == 0:
+                raise ModelError(f"{path}: no array W0: an .npz model needs W0, b0, W1, b1, ...")
+            missing = [f"b{i}" for i in range(n) if f"b{i}" not in files]
+            if missing:
+                raise ModelError(f"{path}: missing bias arrays {', '.join(missing)}")
+            Ws = [z[f"W{i}"] for i in range(n)]
+            bs = [z[f"b{i}"] for i in range(n)]
+            slope = float(z["leaky_slope"]) if "leaky_slope" in files else None
+    except ModelError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise ModelError(f"{path}: not a readable .npz file ({e.__class__.__name__}: {e})") from None
+    try:
+        return Network(Ws, bs, slopes=slope)
+    except NetworkError as e:
+        raise ModelError(f"{path}: {e}") from None
+
+
+def save_npz(net: Network, path) -> None:
+    """Write ``net`` atomically (a temporary file renamed into place)."""
+    arrays = {}
+    for i, (w, b) in enumerate(zip(net.weights, net.biases)):
+        arrays[f"W{i}"], arrays[f"b{i}"] = w, b
+    if net.slopes and any(s != 0 for s in net.slopes):
+        if len(set(net.slopes)) != 1:
+            raise ModelError("the .npz format holds one leaky slope for all layers")
+        arrays["leaky_slope"] = np.array(net.slopes[0])
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

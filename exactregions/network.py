@@ -1,0 +1,204 @@
+"""The canonical piecewise-linear network.
+
+A :class:`Network` is a stack of affine layers ``z_l = W_l h_{l-1} + b_l``; every layer but
+the last is followed by ReLU or LeakyReLU(alpha), ``h_l = z_l`` where ``z_l > 0`` and
+``alpha * z_l`` elsewhere. The last layer is the output and creates no region boundary.
+
+An *activation pattern* is one boolean per hidden neuron (``True`` = active, ``z > 0``),
+concatenated over the hidden layers. With the pattern fixed the network is affine in x, so
+every pre-activation is an affine function ``z_i(x) = A_i x + c_i`` and the set of inputs
+with that pattern is the polyhedron ``{x : z_i(x) >= 0 if active, <= 0 if not}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Network", "NetworkError"]
+
+
+class NetworkError(ValueError):
+    """A network's arrays are malformed (shapes, non-finite values, slopes)."""
+
+
+@dataclass(frozen=True)
+class Network:
+    """Affine layers with ReLU/LeakyReLU between them.
+
+    Parameters
+    ----------
+    weights : list of arrays, ``weights[i]`` of shape (out_i, in_i).
+    biases : list of arrays, ``biases[i]`` of shape (out_i,).
+    slopes : negative-side slope of each hidden layer's activation (0 = ReLU,
+        ``alpha`` = LeakyReLU(alpha)); one per hidden layer, default all 0.
+
+    The last layer is the output layer. A network with only one layer has no hidden
+    neuron and exactly one region.
+    """
+
+    weights: tuple
+    biases: tuple
+    slopes: tuple = field(default=())
+
+    def __init__(self, weights, biases, slopes=None):
+        ws = [np.array(w, dtype=np.float64) for w in weights]
+        bs = [np.array(b, dtype=np.float64).reshape(-1) for b in biases]
+        if len(ws) == 0 or len(ws) != len(bs):
+            raise NetworkError(
+                f"a network needs one bias per weight matrix and at least one layer "
+                f"(got {len(ws)} weights, {len(bs)} biases)")
+        for i, (w, b) in enumerate(zip(ws, bs)):
+            if w.ndim != 2:
+                raise NetworkError(f"layer {i}: weight must be a matrix (out, in), got shape {w.shape}")
+            if b.shape[0] != w.shape[0]:
+                raise NetworkError(f"layer {i}: bias has {b.shape[0]} entries, weight has {w.shape[0]} rows")
+            if i > 0 and w.shape[1] != ws[i - 1].shape[0]:
+                raise NetworkError(
+                    f"layer {i}: weight takes {w.shape[1]} inputs but layer {i - 1} has {ws[i - 1].shape[0]} outputs")
+            if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+                raise NetworkError(f"layer {i}: weights or biases contain NaN or infinite values")
+        n_hidden = len(ws) - 1
+        if slopes is None:
+            slopes = [0.0] * n_hidden
+        elif np.ndim(slopes) == 0:
+            slopes = [float(slopes)] * n_hidden
+        slopes = tuple(float(s) for s in slopes)
+        if len(slopes) != n_hidden:
+            raise NetworkError(f"need one activation slope per hidden layer ({n_hidden}), got {len(slopes)}")
+        for s in slopes:
+            if not (np.isfinite(s) and 0.0 <= s < 1.0):
+                raise NetworkError(f"LeakyReLU slope must be in [0, 1), got {s}")
+        for w in ws:
+            w.setflags(write=False)
+        for b in bs:
+            b.setflags(write=False)
+        object.__setattr__(self, "weights", tuple(ws))
+        object.__setattr__(self, "biases", tuple(bs))
+        object.__setattr__(self, "slopes", slopes)
+
+    # ----------------------------------------------------------------- shape facts
+    @property
+    def input_dim(self) -> int:
+        return self.weights[0].shape[1]
+
+    @property
+    def output_dim(self) -> int:
+        return self.weights[-1].shape[0]
+
+    @property
+    def hidden_widths(self) -> list[int]:
+        return [w.shape[0] for w in self.weights[:-1]]
+
+    @property
+    def n_hidden(self) -> int:
+        """Total number of hidden neurons N (the length of a pattern)."""
+        return int(sum(self.hidden_widths))
+
+    @property
+    def architecture(self) -> list[int]:
+        """``[n0, n1, ..., nL]``: input width, then hidden widths (output excluded)."""
+        return [self.input_dim] + self.hidden_widths
+
+    def layer_slices(self) -> list[slice]:
+        """Slice of the pattern vector belonging to each hidden layer."""
+        out, start = [], 0
+        for n in self.hidden_widths:
+            out.append(slice(start, start + n))
+            start += n
+        return out
+
+    def __repr__(self) -> str:
+        act = "ReLU" if all(s == 0 for s in self.slopes) else f"LeakyReLU{self.slopes}"
+        return f"Network({'-'.join(map(str, self.architecture + [self.output_dim]))}, {act})"
+
+    # ----------------------------------------------------------------- evaluation
+    def preactivations(self, x) -> list[np.ndarray]:
+        """Hidden pre-activations for points ``x`` of shape (n, d) or (d,); one array per layer."""
+        h = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        zs = []
+        for w, b, s in zip(self.weights[:-1], self.biases[:-1], self.slopes):
+            z = h @ w.T + b
+            zs.append(z)
+            h = np.where(z > 0, z, s * z)
+        return zs
+
+    def forward(self, x) -> np.ndarray:
+        """Network output for points ``x`` of shape (n, d) or (d,)."""
+        x = np.asarray(x, dtype=np.float64)
+        h = np.atleast_2d(x)
+        for w, b, s in zip(self.weights[:-1], self.biases[:-1], self.slopes):
+            z = h @ w.T + b
+            h = np.where(z > 0, z, s * z)
+        out = h @ self.weights[-1].T + self.biases[-1]
+        return out[0] if x.ndim == 1 else out
+
+    def pattern(self, x) -> np.ndarray:
+        """Activation pattern (bool, length N) of a point, or (n, N) for n points."""
+        x = np.asarray(x, dtype=np.float64)
+        zs = self.preactivations(x)
+        p = np.concatenate(zs, axis=1) > 0 if zs else np.zeros((np.atleast_2d(x).shape[0], 0), bool)
+        return p[0] if x.ndim == 1 else p
+
+    # ----------------------------------------------------------------- region algebra
+    def region_constraints(self, pattern) -> tuple[np.ndarray, np.ndarray]:
+        """Affine forms of every hidden pre-activation under a fixed pattern.
+
+        Returns ``(A, c)`` with ``A`` of shape (N, d): inside the region of ``pattern``,
+        ``z_i(x) = A[i] @ x + c[i]``. The region is ``{x : (2*pattern-1) * (A x + c) >= 0}``.
+        """
+        pattern = np.asarray(pattern, dtype=bool)
+        d = self.input_dim
+        P, q = np.eye(d), np.zeros(d)  # h_{l-1}(x) = P x + q
+        As, cs = [], []
+        for sl, w, b, s in zip(self.layer_slices(), self.weights[:-1], self.biases[:-1], self.slopes):
+            A = w @ P
+            c = w @ q + b
+            As.append(A)
+            cs.append(c)
+            g = np.where(pattern[sl], 1.0, s)
+            P, q = g[:, None] * A, g * c
+        if not As:
+            return np.zeros((0, d)), np.zeros(0)
+        return np.vstack(As), np.concatenate(cs)
+
+    def affine_map(self, pattern) -> tuple[np.ndarray, np.ndarray]:
+        """The network's output map ``F(x) = M x + m`` on the region of ``pattern``."""
+        pattern = np.asarray(pattern, dtype=bool)
+        d = self.input_dim
+        P, q = np.eye(d), np.zeros(d)
+        for sl, w, b, s in zip(self.layer_slices(), self.weights[:-1], self.biases[:-1], self.slopes):
+            g = np.where(pattern[sl], 1.0, s)
+            P, q = g[:, None] * (w @ P), g * (w @ q + b)
+        return self.weights[-1] @ P, self.weights[-1] @ q + self.biases[-1]
+
+    def pattern_across(self, pattern, point, direction, tol: float = 1e-9) -> np.ndarray:
+        """Pattern of the region entered by stepping from ``point`` along ``direction``.
+
+        ``point`` lies on a facet of the region of ``pattern``; ``direction`` points out of it.
+        Layer by layer, using the new pattern of the earlier layers, each neuron takes the
+        sign of its pre-activation at ``point``; where that is zero (distance to its
+        hyperplane at most ``tol``) it takes the sign of the directional derivative, i.e.
+        its sign at ``point + eps * direction`` for small ``eps > 0``. This flips every
+        neuron whose hyperplane contains the facet (coincident, rescaled or duplicated
+        neurons, and deeper neurons that are identically zero on one side) together.
+        """
+        pattern = np.asarray(pattern, dtype=bool)
+        new = pattern.copy()
+        p = np.asarray(point, dtype=np.float64)
+        u = np.asarray(direction, dtype=np.float64)
+        d = self.input_dim
+        P, q = np.eye(d), np.zeros(d)
+        for sl, w, b, s in zip(self.layer_slices(), self.weights[:-1], self.biases[:-1], self.slopes):
+            A = w @ P
+            c = w @ q + b
+            z = A @ p + c
+            dz = A @ u
+            norm = np.linalg.norm(A, axis=1)
+            on = np.abs(z) <= tol * np.maximum(norm, 1e-300)
+            bits = np.where(on, dz > 0, z > 0)
+            new[sl] = bits
+            g = np.where(bits, 1.0, s)
+            P, q = g[:, None] * A, g * c
+        return new

@@ -1,0 +1,257 @@
+"""Linear and quadratic programs on polyhedra ``{x : G x <= h}``, solved by HiGHS.
+
+Thin kernels over numpy arrays; the oracle never sees a network. Every solve goes through
+:meth:`Oracle._solve`, which accepts only *optimal* and *infeasible* answers: anything else
+(time or iteration limit, numerical trouble, an unexpected unbounded status) is retried
+with another algorithm and otherwise raised as :class:`SolverError`, never read as
+"infeasible" (that would silently drop regions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+__all__ = ["Oracle", "PolytopeLP", "SolverError"]
+
+INF = highspy.kHighsInf
+#: HiGHS primal/dual feasibility tolerance; the engine's decision tolerances sit above it.
+FEASIBILITY_TOL = 1e-10
+_OPTIMAL = highspy.HighsModelStatus.kOptimal
+_INFEASIBLE = highspy.HighsModelStatus.kInfeasible
+_UNBOUNDED = (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible)
+
+# Retries when HiGHS gives neither optimal nor infeasible: (option, value) pairs tried in turn.
+_RETRIES = (
+    (("presolve", "off"),),
+    (("presolve", "off"), ("simplex_strategy", 4)),  # primal simplex
+    (("solver", "ipm"),),
+)
+
+
+class SolverError(RuntimeError):
+    """HiGHS gave no trustworthy answer for an LP/QP, even after retries."""
+
+
+try:  # the bare solver object: no banner on stdout, no callback set-up per model
+    from highspy._core import _Highs as _HighsClass
+except ImportError:  # pragma: no cover - other highspy layouts
+    _HighsClass = highspy.Highs
+
+
+def _new_highs():
+    h = _HighsClass()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("primal_feasibility_tolerance", FEASIBILITY_TOL)
+    h.setOptionValue("dual_feasibility_tolerance", FEASIBILITY_TOL)
+    return h
+
+
+def _rowwise(A: np.ndarray):
+    """Dense matrix in HiGHS row-wise sparse form (start, index, value)."""
+    m, n = A.shape
+    mask = A != 0
+    start = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int32)
+    cols = np.broadcast_to(np.arange(n, dtype=np.int32), (m, n))
+    return start, cols[mask].astype(np.int32), A[mask].astype(np.float64)
+
+
+def _lp(cost, col_lo, col_hi, A, row_lo, row_hi) -> highspy.HighsLp:
+    lp = highspy.HighsLp()
+    m, n = A.shape
+    lp.num_col_, lp.num_row_ = n, m
+    lp.col_cost_ = np.asarray(cost, dtype=np.float64)
+    lp.col_lower_ = np.asarray(col_lo, dtype=np.float64)
+    lp.col_upper_ = np.asarray(col_hi, dtype=np.float64)
+    lp.row_lower_ = np.asarray(row_lo, dtype=np.float64)
+    lp.row_upper_ = np.asarray(row_hi, dtype=np.float64)
+    start, index, value = _rowwise(A)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = start
+    lp.a_matrix_.index_ = index
+    lp.a_matrix_.value_ = value
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
+    return lp
+
+
+@dataclass
+class Oracle:
+    """Counts solves and applies the retry policy. One per traversal (no globals)."""
+
+    lp_solves: int = 0
+    qp_solves: int = 0
+    retries: int = 0
+
+    def _solve(self, h: highspy.Highs, what: str, qp: bool = False, unbounded_ok: bool = False):
+        """Run ``h``: the optimal column values, or None if infeasible; else retry, else raise."""
+        if qp:
+            self.qp_solves += 1
+        else:
+            self.lp_solves += 1
+        h.run()
+        status = h.getModelStatus()
+        if status == _OPTIMAL:
+            return np.array(h.getSolution().col_value)
+        if status == _INFEASIBLE:
+            return None
+        if unbounded_ok and status in _UNBOUNDED:
+            return "unbounded"
+        first = h.modelStatusToString(status)
+        model = h.getModel()
+        for options in _RETRIES:
+            if qp and any(k == "solver" for k, _ in options):
+                continue
+            self.retries += 1
+            retry = _new_highs()
+            for key, value in options:
+                retry.setOptionValue(key, value)
+            retry.passModel(model)
+            retry.run()
+            status = retry.getModelStatus()
+            if status == _OPTIMAL:
+                return np.array(retry.getSolution().col_value)
+            if status == _INFEASIBLE:
+                return None
+        raise SolverError(f"HiGHS could not decide {what}: status '{first}', "
+                          f"then '{h.modelStatusToString(status)}' after retries")
+
+    # ------------------------------------------------------------------ kernels
+    def chebyshev(self, G: np.ndarray, h: np.ndarray, cap: float = INF, what: str = "a Chebyshev ball"):
+        """Largest ball inside ``{G x <= h}``: returns ``(center, radius)``.
+
+        ``radius <= 0`` means the polyhedron has no interior (``-inf`` if empty);
+        the radius is capped at ``cap`` (needed for unbounded polyhedra).
+        """
+        lp = PolytopeLP(self, G, h, cap=cap)
+        return lp.chebyshev(what)
+
+    def nearest_point(self, G, h, center, eq_row=None, eq_rhs=None, what="a distance QP"):
+        """Minimise ``||x - center||`` over ``{G x <= h}`` (and ``eq_row . x = eq_rhs``).
+
+        Returns ``(distance, point)``; ``(inf, None)`` if the set is empty. Exact convex QP
+        (HiGHS active-set solver), not a polygonal approximation of the ball.
+        """
+        G = np.asarray(G, dtype=np.float64)
+        center = np.asarray(center, dtype=np.float64)
+        d = center.shape[0]
+        rows, lo, hi = [G], [np.full(G.shape[0], -INF)], [np.asarray(h, dtype=np.float64)]
+        if eq_row is not None:
+            rows.append(np.asarray(eq_row, dtype=np.float64)[None, :])
+            lo.append(np.array([eq_rhs], dtype=np.float64))
+            hi.append(np.array([eq_rhs], dtype=np.float64))
+        A = np.vstack(rows) if rows[0].size or eq_row is not None else np.zeros((0, d))
+        # min 1/2 x'(2I)x - 2c'x  (+ ||c||^2) = ||x - c||^2
+        lp = _lp(-2.0 * center, np.full(d, -INF), np.full(d, INF), A, np.concatenate(lo), np.concatenate(hi))
+        model = highspy.HighsModel()
+        model.lp_ = lp
+        hess = highspy.HighsHessian()
+        hess.dim_ = d
+        hess.format_ = highspy.HessianFormat.kTriangular
+        hess.start_ = np.arange(d + 1, dtype=np.int32)
+        hess.index_ = np.arange(d, dtype=np.int32)
+        hess.value_ = np.full(d, 2.0)
+        model.hessian_ = hess
+        hs = _new_highs()
+        hs.passModel(model)
+        x = self._solve(hs, what, qp=True)
+        if x is None:
+            return np.inf, None
+        return float(np.linalg.norm(x - center)), x
+
+
+class PolytopeLP:
+    """One HiGHS model for ``{x : G x <= h}`` (rows normalised to unit norm) reused across
+    the Chebyshev LP, the facet LPs and the bounding-box LPs of one region.
+
+    Variables ``(x, t)``; row ``j`` reads ``g_j x + t <= h_j``. Maximising ``t`` gives the
+    Chebyshev (largest inscribed) ball radius; forcing row ``i`` to equality and dropping
+    its ``t`` gives the inradius of the facet on row ``i`` inside its hyperplane.
+    """
+
+    def __init__(self, oracle: Oracle, G: np.ndarray, h: np.ndarray, cap: float = INF):
+        G = np.asarray(G, dtype=np.float64)
+        h = np.asarray(h, dtype=np.float64)
+        norms = np.linalg.norm(G, axis=1)
+        if np.any(norms == 0):
+            raise ValueError("zero constraint row passed to PolytopeLP")
+        self.G, self.h = G / norms[:, None], h / norms
+        self.oracle = oracle
+        self.m, self.d = G.shape
+        self.cap = cap
+        A = np.hstack([self.G, np.ones((self.m, 1))])
+        cost = np.zeros(self.d + 1)
+        cost[-1] = -1.0  # HiGHS minimises: maximise t
+        self._lp = _lp(cost, np.r_[np.full(self.d, -INF), -INF], np.r_[np.full(self.d, INF), cap],
+                       A, np.full(self.m, -INF), self.h)
+        self.hs = _new_highs()
+        self.hs.passModel(self._lp)
+        self._box_mode = False
+
+    def chebyshev(self, what="a Chebyshev ball"):
+        self._leave_box_mode()
+        v = self.oracle._solve(self.hs, what)
+        if v is None:
+            return None, -np.inf
+        return v[:-1], float(v[-1])
+
+    def facet(self, i: int, what="a facet"):
+        """Inradius of the facet on row ``i`` within its hyperplane, and its centre.
+
+        ``> 0``: row ``i`` is a (d-1)-dimensional facet; ``<= 0``: it is not.
+        """
+        self._leave_box_mode()
+        hs = self.hs
+        hs.changeCoeff(i, self.d, 0.0)
+        hs.changeRowBounds(i, self.h[i], self.h[i])
+        try:
+            v = self.oracle._solve(hs, what)
+        finally:
+            hs.changeCoeff(i, self.d, 1.0)
+            hs.changeRowBounds(i, -INF, self.h[i])
+        if v is None:
+            return None, -np.inf
+        return v[:-1], float(v[-1])
+
+    def bounding_box(self, what="a bounding box"):
+        """Exact axis-aligned bounding box of the polytope (2d LPs); None if empty."""
+        hs = self.hs
+        if not self._box_mode:
+            hs.changeColBounds(self.d, 0.0, 0.0)
+            self._box_mode = True
+        lo, hi = np.empty(self.d), np.empty(self.d)
+        for k in range(self.d):
+            for sign, out in ((1.0, lo), (-1.0, hi)):
+                cost = np.zeros(self.d + 1)
+                cost[k] = sign
+                hs.changeColsCost(self.d + 1, np.arange(self.d + 1, dtype=np.int32), cost)
+                v = self.oracle._solve(hs, what)
+                if v is None:
+                    return None
+                out[k] = v[k]
+        return lo, hi
+
+    def maximize(self, w, what="a support function") -> float:
+        """``max w.x`` over the polytope (``inf`` if unbounded); the polytope must be nonempty."""
+        hs = self.hs
+        if not self._box_mode:
+            hs.changeColBounds(self.d, 0.0, 0.0)
+            self._box_mode = True
+        cost = np.r_[-np.asarray(w, dtype=np.float64), 0.0]
+        hs.changeColsCost(self.d + 1, np.arange(self.d + 1, dtype=np.int32), cost)
+        v = self.oracle._solve(hs, what, unbounded_ok=True)
+        if v is None:
+            raise SolverError(f"{what}: the polytope is empty")
+        if isinstance(v, str):
+            return np.inf
+        return float(np.dot(w, v[:-1]))
+
+    def _leave_box_mode(self):
+        if self._box_mode:
+            cost = np.zeros(self.d + 1)
+            cost[-1] = -1.0
+            self.hs.changeColsCost(self.d + 1, np.arange(self.d + 1, dtype=np.int32), cost)
+            self.hs.changeColBounds(self.d, -INF, self.cap)
+            self._box_mode = False

@@ -1,0 +1,120 @@
+"""Result objects: :class:`Region`, :class:`RegionCount`, linear-region merging, verification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+
+__all__ = ["Region", "RegionCount", "VerifyReport"]
+
+
+@dataclass
+class Region:
+    """One full-dimensional activation region meeting the domain.
+
+    pattern: activation bits of all hidden neurons (True = active).
+    point: a point of the region's interior inside the open domain.
+    inradius: Chebyshev radius of region ∩ the domain's polyhedral part.
+    affine: the network's output map ``(M, m)``, ``F(x) = M x + m`` on the region.
+    """
+
+    pattern: np.ndarray
+    point: np.ndarray
+    inradius: float
+    affine: tuple
+
+    def __repr__(self):
+        bits = "".join("1" if b else "0" for b in self.pattern[:32]) + ("…" if self.pattern.size > 32 else "")
+        return f"Region(pattern={bits}, point={np.round(self.point, 6).tolist()}, inradius={self.inradius:.3g})"
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    regions_checked: int
+    facets_checked: int
+    problems: list = field(default_factory=list)
+
+    def __bool__(self):
+        return self.ok
+
+
+@dataclass
+class RegionCount:
+    """Outcome of a count. When ``complete`` is False the counts are LOWER BOUNDS.
+
+    activation_regions: full-dimensional activation regions meeting the open domain.
+    linear_regions: connected groups of adjacent regions sharing one affine map (None when
+        incomplete: a partial graph gives no bound on it).
+    regions: list of :class:`Region` in BFS order (index = graph node).
+    graph: ``networkx.Graph`` on region indices; an edge is a shared facet inside the domain.
+    stats: seconds, lp_solves, qp_solves, ...; numerics: tolerances and near-degenerate notes.
+    """
+
+    activation_regions: int
+    linear_regions: int | None
+    complete: bool
+    regions: list
+    graph: nx.Graph
+    stats: dict
+    numerics: dict
+    stop_reason: str | None = None
+    network: object = None
+    domain: object = None
+    tol: object = None
+
+    @classmethod
+    def build(cls, net, domain, keys, regions, edges, *, complete, stop_reason, stats, numerics, tol):
+        index = {k: i for i, k in enumerate(keys)}
+        g = nx.Graph()
+        g.add_nodes_from(range(len(keys)))
+        g.add_edges_from((index[a], index[b]) for a, b in edges if a in index and b in index)
+        linear = _linear_regions(g, regions) if complete and all(r is not None for r in regions) else None
+        return cls(len(keys), linear, complete, regions, g, stats, numerics, stop_reason, net, domain, tol)
+
+    @property
+    def is_lower_bound(self) -> bool:
+        return not self.complete
+
+    def label(self) -> str:
+        """The count as it should be shown: with 'lower bound' when incomplete."""
+        n = self.activation_regions
+        return f"{n}" if self.complete else f">= {n} (lower bound: stopped at {self.stop_reason})"
+
+    def __repr__(self):
+        return (f"RegionCount(activation_regions={self.label()}, linear_regions={self.linear_regions}, "
+                f"lp_solves={self.stats.get('lp_solves')}, seconds={self.stats.get('seconds', 0):.3f})")
+
+    def to_dict(self) -> dict:
+        return {"activation_regions": self.activation_regions, "linear_regions": self.linear_regions,
+                "complete": self.complete, "lower_bound": not self.complete, "stop_reason": self.stop_reason,
+                "seconds": self.stats.get("seconds"), "lp_solves": self.stats.get("lp_solves"),
+                "qp_solves": self.stats.get("qp_solves"), "edges": self.graph.number_of_edges(),
+                "stats": self.stats,
+                "numerics": {**self.numerics, "near_degenerate": self.numerics["near_degenerate"][:50],
+                             "near_degenerate_count": len(self.numerics["near_degenerate"])},
+                "domain": self.domain.to_dict() if self.domain is not None else None,
+                "network": repr(self.network)}
+
+    def verify(self) -> VerifyReport:
+        """Completeness check, independent of the traversal's shortcuts.
+
+        For every region: its point has the claimed pattern and lies in the open domain, and
+        every facet meeting the domain, decided by an LP per row (no ray shooting, no known
+        neighbours, no bounding box), leads to a region in the result.
+        """
+        from .engines.verify import verify_count  # engine code; result stays import-light
+        return verify_count(self)
+
+
+def _linear_regions(g: nx.Graph, regions, rtol=1e-9, atol=1e-9) -> int:
+    """Connected components of the subgraph whose edges join regions with equal affine maps."""
+    same = nx.Graph()
+    same.add_nodes_from(g.nodes)
+    for a, b in g.edges:
+        (Ma, ma), (Mb, mb) = regions[a].affine, regions[b].affine
+        if np.allclose(Ma, Mb, rtol=rtol, atol=atol) and np.allclose(ma, mb, rtol=rtol, atol=atol):
+            same.add_edge(a, b)
+    return nx.number_connected_components(same)

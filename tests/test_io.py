@@ -1,0 +1,78 @@
+"""Model loading: npz, torch modules (saved or in memory), refusal of unsupported layers."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from exactregions import Ball, count_regions
+from exactregions.io import ModelError, load_model, load_npz, save_npz
+from exactregions.io.torch import from_torch
+
+from conftest import random_net
+
+
+def test_npz_round_trip(tmp_path):
+    net = random_net(3, [5, 4], seed=1, slope=0.1)
+    save_npz(net, tmp_path / "m.npz")
+    back = load_npz(tmp_path / "m.npz")
+    x = np.random.default_rng(0).normal(size=(20, 3))
+    assert np.allclose(back.forward(x), net.forward(x)) and back.slopes == (0.1, 0.1)
+
+
+def test_torch_sequential_with_batchnorm_dropout_flatten():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(2, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Dropout(0.3),
+                          nn.Sequential(nn.Linear(6, 5), nn.LeakyReLU(0.05)), nn.Identity(), nn.Linear(5, 1))
+    model.train()
+    model(torch.randn(64, 2))  # populate BatchNorm running statistics
+    model.eval()
+    net = from_torch(model)
+    assert net.hidden_widths == [6, 5] and net.slopes == (0.0, 0.05)
+    x = np.random.default_rng(1).normal(size=(200, 2))
+    with torch.no_grad():
+        ref = model(torch.as_tensor(x, dtype=torch.float32)).double().numpy()
+    assert np.max(np.abs(ref - net.forward(x))) < 1e-5
+    # same activation patterns as the torch model's own pre-activations
+    with torch.no_grad():
+        z1 = model[2](model[1](torch.as_tensor(x, dtype=torch.float32))).numpy() > 0
+    assert np.array_equal(net.pattern(x)[:, :6], z1)
+
+
+def test_saved_torch_module_counts_like_npz(tmp_path):
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 1)).double()
+    torch.save(model, tmp_path / "m.pt")
+    net = load_model(tmp_path / "m.pt")
+    save_npz(net, tmp_path / "m.npz")
+    dom = Ball([0.0, 0.0], 1.0)
+    assert count_regions(net, dom).activation_regions == count_regions(load_model(tmp_path / "m.npz"), dom).activation_regions
+
+
+def test_unsupported_layer_is_named():
+    with pytest.raises(ModelError, match=r"unsupported layer '1' \(Tanh\)"):
+        from_torch(nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)))
+
+
+def test_state_dict_is_refused(tmp_path):
+    torch.save(nn.Linear(2, 2).state_dict(), tmp_path / "sd.pt")
+    with pytest.raises(ModelError, match="state_dict"):
+        load_model(tmp_path / "sd.pt")
+
+
+@pytest.mark.parametrize("content,match", [(b"not a zip", "not a readable .npz"), (None, "not found")])
+def test_bad_npz_files(tmp_path, content, match):
+    p = tmp_path / "bad.npz"
+    if content is not None:
+        p.write_bytes(content)
+    with pytest.raises(ModelError, match=match):
+        load_model(p)
+
+
+def test_nan_weights_and_shape_mismatch(tmp_path):
+    np.savez(tmp_path / "nan.npz", W0=np.array([[np.nan, 1.0]]), b0=np.zeros(1), W1=np.ones((1, 1)), b1=np.zeros(1))
+    with pytest.raises(ModelError, match="NaN"):
+        load_npz(tmp_path / "nan.npz")
+    np.savez(tmp_path / "shape.npz", W0=np.ones((3, 2)), b0=np.zeros(3), W1=np.ones((1, 4)), b1=np.zeros(1))
+    with pytest.raises(ModelError, match="takes 4 inputs"):
+        load_npz(tmp_path / "shape.npz")

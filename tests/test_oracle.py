@@ -1,0 +1,97 @@
+"""The HiGHS kernels against an independent solver (cvxpy) and the retry policy."""
+
+import highspy
+import numpy as np
+import pytest
+
+cp = pytest.importorskip("cvxpy")
+
+from exactregions import oracle as oracle_mod
+from exactregions.oracle import Oracle, PolytopeLP, SolverError
+
+
+def _random_polytope(rng, d, m=12):
+    G = rng.normal(size=(m, d))
+    x_in = rng.normal(size=d) * 0.5
+    h = G @ x_in + rng.uniform(0.05, 1.0, size=m)
+    return G, h
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_l2_distance_qp_agrees_with_cvxpy(seed):
+    rng = np.random.default_rng(seed)
+    d = 2 + seed % 3
+    G, h = _random_polytope(rng, d)
+    c = rng.normal(size=d) * 2
+    dist, x = Oracle().nearest_point(G, h, c)
+    y = cp.Variable(d)
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(y - c)), [G @ y <= h])
+    prob.solve(solver=cp.CLARABEL)
+    assert dist == pytest.approx(np.sqrt(prob.value), abs=1e-6)
+    # the ball decision "does the polytope meet the open ball B(c, r)" agrees on both sides
+    for r in (dist - 1e-4, dist + 1e-4, 2 * dist + 0.1):
+        if r > 0:
+            assert (dist < r) == (np.sqrt(max(prob.value, 0.0)) < r)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_facet_distance_with_equality_agrees_with_cvxpy(seed):
+    rng = np.random.default_rng(100 + seed)
+    d = 2 + seed % 2
+    G, h = _random_polytope(rng, d)
+    c = rng.normal(size=d)
+    keep = np.arange(len(h)) != 0
+    dist, _ = Oracle().nearest_point(G[keep], h[keep], c, eq_row=G[0], eq_rhs=h[0])
+    y = cp.Variable(d)
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(y - c)), [G[keep] @ y <= h[keep], G[0] @ y == h[0]])
+    prob.solve(solver=cp.CLARABEL)
+    if prob.status == "infeasible":
+        assert dist == np.inf
+    else:
+        assert dist == pytest.approx(np.sqrt(prob.value), abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_chebyshev_and_facets_agree_with_cvxpy(seed):
+    rng = np.random.default_rng(200 + seed)
+    d = 2 + seed % 3
+    G, h = _random_polytope(rng, d, m=15)
+    lp = PolytopeLP(Oracle(), G, h)
+    x0, r = lp.chebyshev()
+    Gn = G / np.linalg.norm(G, axis=1, keepdims=True)
+    hn = h / np.linalg.norm(G, axis=1)
+    y, t = cp.Variable(d), cp.Variable()
+    cp.Problem(cp.Maximize(t), [Gn @ y + t <= hn]).solve(solver=cp.CLARABEL)
+    assert r == pytest.approx(t.value, abs=1e-6)
+    for i in range(len(h)):
+        _, ti = lp.facet(i)
+        y, t = cp.Variable(d), cp.Variable()
+        keep = np.arange(len(h)) != i
+        cp.Problem(cp.Maximize(t), [Gn[keep] @ y + t <= hn[keep], Gn[i] @ y == hn[i]]).solve(solver=cp.CLARABEL)
+        assert (ti > 1e-6) == (t.value > 1e-6)
+
+
+def test_unknown_status_is_retried_then_succeeds(monkeypatch):
+    """A time-limit answer is never read as infeasible: the LP is solved again another way."""
+    orc = Oracle()
+    G, h = _random_polytope(np.random.default_rng(0), 2)
+    lp = PolytopeLP(orc, G, h)
+    lp.hs.setOptionValue("time_limit", 0.0)
+    x, r = lp.chebyshev()
+    assert orc.retries >= 1 and r > 0
+
+
+def test_unknown_status_everywhere_raises(monkeypatch):
+    monkeypatch.setattr(oracle_mod, "_RETRIES", ((("time_limit", 0.0),),))
+    orc = Oracle()
+    G, h = _random_polytope(np.random.default_rng(0), 2)
+    lp = PolytopeLP(orc, G, h)
+    lp.hs.setOptionValue("time_limit", 0.0)
+    with pytest.raises(SolverError, match="Time limit"):
+        lp.chebyshev("a test LP")
+
+
+def test_empty_polytope_is_infeasible_not_an_error():
+    G = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    h = np.array([-1.0, -1.0])  # x <= -1 and x >= 1
+    assert Oracle().nearest_point(G, h, np.zeros(2))[0] == np.inf
