@@ -128,6 +128,28 @@ class Oracle:
         lp = PolytopeLP(self, G, h, cap=cap)
         return lp.chebyshev(what)
 
+    def ranges(self, objectives, A, row_lo, row_hi, col_lo, col_hi, what="an LP relaxation bound"):
+        """Min and max of ``objectives[i] @ v`` over ``{row_lo <= A v <= row_hi, col_lo <= v <= col_hi}``.
+
+        One HiGHS model, re-solved with each objective (warm start). ``inf`` where unbounded.
+        """
+        objectives = np.atleast_2d(objectives)
+        n = objectives.shape[1]
+        hs = _new_highs()
+        hs.passModel(_lp(np.zeros(n), np.where(np.isfinite(col_lo), col_lo, -INF),
+                         np.where(np.isfinite(col_hi), col_hi, INF), np.atleast_2d(A).reshape(-1, n),
+                         np.where(np.isfinite(row_lo), row_lo, -INF), np.where(np.isfinite(row_hi), row_hi, INF)))
+        idx = np.arange(n, dtype=np.int32)
+        out = np.empty((2, objectives.shape[0]))
+        for i, w in enumerate(objectives):
+            for k, sign in enumerate((1.0, -1.0)):
+                hs.changeColsCost(n, idx, sign * w)
+                v = self._solve(hs, what, unbounded_ok=True)
+                if v is None:
+                    raise SolverError(f"{what}: the relaxation is empty")
+                out[k, i] = -sign * np.inf if isinstance(v, str) else float(w @ v)
+        return out[0], out[1]
+
     def nearest_point(self, G, h, center, eq_row=None, eq_rhs=None, what="a distance QP"):
         """Minimise ``||x - center||`` over ``{G x <= h}`` (and ``eq_row . x = eq_rhs``).
 
@@ -156,10 +178,49 @@ class Oracle:
         model.hessian_ = hess
         hs = _new_highs()
         hs.passModel(model)
-        x = self._solve(hs, what, qp=True)
+        try:
+            x = self._solve(hs, what, qp=True)
+        except SolverError:
+            # HiGHS's active-set QP can fail outright; retry another way: the least-distance
+            # problem solved exactly by non-negative least squares (Lawson & Hanson, 1974).
+            self.retries += 1
+            x = _least_distance(np.vstack(rows), np.concatenate(lo), np.concatenate(hi), center)
+            if isinstance(x, str):
+                raise SolverError(f"{what}: HiGHS failed and the least-distance fallback found no answer") from None
         if x is None:
             return np.inf, None
         return float(np.linalg.norm(x - center)), x
+
+
+def _least_distance(A, lo, hi, center, tol=1e-9):
+    """Nearest point to ``center`` of ``{lo <= A x <= hi}`` by Lawson & Hanson's LDP/NNLS method.
+
+    With ``y = x - center`` the constraints read ``E y >= f``; minimising ``||y||`` is solved by
+    ``u = nnls([E^T; f^T], e_{n+1})``: a zero residual means infeasible, otherwise
+    ``y = -r[:n] / r[n]``. Returns the point, None if infeasible, or "failed".
+    """
+    from scipy.optimize import nnls
+
+    Es, fs = [], []
+    up, dn = np.isfinite(hi), np.isfinite(lo)
+    Es.append(-A[up]), fs.append(-(hi[up] - A[up] @ center))
+    Es.append(A[dn]), fs.append(lo[dn] - A[dn] @ center)
+    E, f = np.vstack(Es), np.concatenate(fs)
+    n = center.size
+    M = np.vstack([E.T, f[None, :]])
+    rhs = np.zeros(n + 1)
+    rhs[-1] = 1.0
+    try:
+        u, _ = nnls(M, rhs, maxiter=50 * M.shape[1])
+    except RuntimeError:
+        return "failed"
+    r = M @ u - rhs
+    if np.linalg.norm(r) < tol or abs(r[-1]) < tol:
+        return None
+    y = -r[:n] / r[-1]
+    if np.any(E @ y < f - 1e-7 * (1 + np.abs(f))):
+        return "failed"
+    return center + y
 
 
 class PolytopeLP:

@@ -95,3 +95,30 @@ def test_empty_polytope_is_infeasible_not_an_error():
     G = np.array([[1.0, 0.0], [-1.0, 0.0]])
     h = np.array([-1.0, -1.0])  # x <= -1 and x >= 1
     assert Oracle().nearest_point(G, h, np.zeros(2))[0] == np.inf
+
+
+def test_highs_qp_failure_falls_back_to_least_distance():
+    """A polytope found by the property test on which HiGHS's QP answers 'Solve error'."""
+    from conftest import DATA
+    z = np.load(DATA / "qp_highs_solve_error.npz")
+    orc = Oracle()
+    dist, x = orc.nearest_point(z["G"], z["h"], z["c"])
+    y = cp.Variable(len(z["c"]))
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(y - z["c"])), [z["G"] @ y <= z["h"]])
+    prob.solve(solver=cp.CLARABEL)
+    assert dist == pytest.approx(np.sqrt(prob.value), abs=1e-6)
+    assert np.all(z["G"] @ x <= z["h"] + 1e-7)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_least_distance_fallback_agrees_with_cvxpy(seed):
+    from exactregions.oracle import _least_distance
+    rng = np.random.default_rng(300 + seed)
+    d = 2 + seed % 3
+    G, h = _random_polytope(rng, d)
+    c = rng.normal(size=d) * 2
+    x = _least_distance(G, np.full(len(h), -np.inf), h, c)
+    y = cp.Variable(d)
+    prob = cp.Problem(cp.Minimize(cp.sum_squares(y - c)), [G @ y <= h])
+    prob.solve(solver=cp.CLARABEL)
+    assert np.linalg.norm(x - c) == pytest.approx(np.sqrt(max(prob.value, 0.0)), abs=1e-6)

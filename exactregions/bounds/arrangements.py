@@ -33,19 +33,30 @@ def cover(m: int, d: int) -> int:
     return 2 * sum(comb(m - 1, k) for k in range(d))
 
 
-def flat_meets_ball(A: np.ndarray, beta: np.ndarray, center: np.ndarray, radius: float) -> bool:
+def flat_meets_ball(A: np.ndarray, beta: np.ndarray, center: np.ndarray, radius: float,
+                    rtol: float = 1e-9) -> bool:
     """Does the flat ``{A x = beta}`` meet the open ball ``B(center, radius)``?
 
-    Nearest point of the flat: ``x* = c + A^T (A A^T)^{-1} (beta - A c)``.
+    Nearest point of the flat: ``x* = c + A^T (A A^T)^+ (beta - A c)`` (minimum-norm solution;
+    dependent rows allowed: an inconsistent system is an empty flat). ``rtol`` errs towards
+    "meets", which keeps :func:`restricted_count_ball` an upper bound under rounding.
     """
     A = np.atleast_2d(A)
-    y = np.linalg.solve(A @ A.T, beta - A @ center)
-    return float(np.linalg.norm(A.T @ y)) < radius
+    rhs = beta - A @ center
+    y, *_ = np.linalg.lstsq(A, rhs, rcond=None)
+    scale = 1.0 + np.abs(rhs).max() + np.abs(A).max()
+    if np.linalg.norm(A @ y - rhs) > rtol * scale:
+        return False
+    return float(np.linalg.norm(y)) < radius * (1 + rtol)
 
 
 def restricted_count_ball(W: np.ndarray, b: np.ndarray, center, radius) -> int:
-    """Exact number of regions of the arrangement ``{W x + b = 0}`` meeting the open ball,
-    for hyperplanes in general position: ``1 + sum_k #{k-subsets whose flat meets the ball}``."""
+    """Regions of the arrangement ``{W x + b = 0}`` meeting the open ball:
+    ``1 + sum_{k<=d} #{k-subsets whose flat meets the ball}``.
+
+    Exact in general position; an upper bound for any arrangement (adding a hyperplane adds at
+    most the regions it induces on itself; coincident or parallel ones only add terms).
+    """
     W = np.atleast_2d(np.asarray(W, dtype=float))
     b = np.asarray(b, dtype=float)
     center = np.asarray(center, dtype=float)
