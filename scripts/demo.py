@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from exactregions import Ball, Box, count_regions  # noqa: E402
+from exactregions.bounds import global_bound, local_bound  # noqa: E402
 from exactregions.io import save_npz  # noqa: E402
 from exactregions.io.torch import from_torch  # noqa: E402
 
@@ -47,16 +48,19 @@ def main():
     rng = np.random.default_rng(0)
     train_pts = X[rng.choice(len(X), 4, replace=False)]
     random_pts = rng.uniform(X.min(0), X.max(0), size=(4, 2))
-    rows = []
-    print(f"\n{'centre':<24}{'radius':>7}{'regions':>9}{'linear':>8}{'LPs':>6}{'seconds':>9}")
+    glob = global_bound(net, "serra2018").value
+    print(f"\nglobal upper bound (Serra et al. 2018, Thm 1): {glob:,} regions for {net.architecture}")
+    print(f"\n{'centre':<24}{'radius':>7}{'regions':>9}{'linear':>8}{'seconds':>9}"
+          f"{'local':>9}{'local_lp':>10}{'hybrid':>8}")
     for kind, pts in (("train", train_pts), ("random", random_pts)):
         for c in pts:
             for r in (0.1, 0.3):
-                res = count_regions(net, Ball(c, r))
-                rows.append(res)
+                ball = Ball(c, r)
+                res = count_regions(net, ball)
+                b = {m: local_bound(net, ball, m).value for m in ("local", "local_lp", "hybrid")}
                 label = f"{kind} ({c[0]:+.2f},{c[1]:+.2f})"
-                print(f"{label:<24}{r:>7.2f}{res.label():>9}{res.linear_regions:>8}"
-                      f"{res.stats['lp_solves']:>6}{res.stats['seconds']:>9.3f}")
+                print(f"{label:<24}{r:>7.2f}{res.label():>9}{res.linear_regions:>8}{res.stats['seconds']:>9.3f}"
+                      f"{b['local']:>9,}{b['local_lp']:>10,}{b['hybrid']:>8,}")
     lo, hi = X.min(0) - 0.5, X.max(0) + 0.5
     res = count_regions(net, Box(lo, hi))
     print(f"\nwhole data range box: {res.label()} activation regions, {res.linear_regions} linear, "
