@@ -162,6 +162,23 @@ def cmd_count(args):
     return 0
 
 
+def cmd_plot(args):
+    from .plot import plot_regions
+
+    net = load_model(args.model)
+    if net.input_dim != 2:
+        raise UsageError(f"plot needs a 2-D input; this model takes {net.input_dim} inputs")
+    domain = domain_from_args(args, net.input_dim)
+    if not args.output.lower().endswith(".png"):
+        raise UsageError(f"-o must name a .png file, got '{args.output}'")
+    prog = Progress(not args.quiet)
+    res = count_regions(net, domain, max_regions=args.max_regions, time_limit=args.time_limit, progress=prog)
+    prog.done()
+    plot_regions(res, args.output, function=args.function)
+    print(f"wrote {args.output}: {res.label()} activation regions")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="exactregions", description="Exact linear-region counts of ReLU networks.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -178,6 +195,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--verify", action="store_true", help="re-check completeness with one LP per row")
     c.add_argument("--quiet", action="store_true", help="no progress on stderr")
     c.set_defaults(func=cmd_count)
+    pl = sub.add_parser("plot", help="draw the regions of a 2-D input as exact polygons (PNG)")
+    pl.add_argument("model", help="model file: .npz or saved torch module (.pt)")
+    add_domain_args(pl, whole=False)
+    pl.add_argument("-o", "--output", required=True, help="PNG file to write")
+    pl.add_argument("--function", action="store_true", help="shade by the network's output")
+    pl.add_argument("--max-regions", type=int, default=None, help="stop after N regions (title says lower bound)")
+    pl.add_argument("--time-limit", type=float, default=None, help="stop after S seconds (lower bound)")
+    pl.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    pl.set_defaults(func=cmd_plot)
     try:
         from .bounds.cli import add_bound_commands
     except ImportError:  # pragma: no cover - bounds module always ships

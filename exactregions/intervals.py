@@ -27,7 +27,7 @@ def preactivation_bounds(net, domain, first_layer=None):
     tighter LP-based variants that pass their own bounds for every layer).
     """
     los, his = [], []
-    for k, (W, b, s) in enumerate(zip(net.weights[:-1], net.biases[:-1], net.slopes)):
+    for k, (W, b, s, lin) in enumerate(zip(net.weights[:-1], net.biases[:-1], net.slopes, net.linear)):
         if k == 0:
             if first_layer is not None:
                 lo, hi = first_layer
@@ -35,24 +35,28 @@ def preactivation_bounds(net, domain, first_layer=None):
                 hi = domain.support(W) + b
                 lo = -domain.support(-W) + b
         else:
-            hl, hu = act(los[-1], s), act(his[-1], s)
+            hl, hu = act(los[-1], s, prev_lin), act(his[-1], s, prev_lin)
             Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
             lo = _dot_inf(Wp, hl) + _dot_inf(Wn, hu) + b
             hi = _dot_inf(Wp, hu) + _dot_inf(Wn, hl) + b
         los.append(np.asarray(lo, dtype=np.float64))
         his.append(np.asarray(hi, dtype=np.float64))
+        prev_lin = lin
     return los, his
 
 
-def act(z, slope):
+def act(z, slope, linear=False):
+    """Monotone activation (identity on pass-through units)."""
     with np.errstate(invalid="ignore"):
-        return np.where(z > 0, z, slope * z)
+        return np.where((z > 0) | linear, z, slope * z)
 
 
-def stability(los, his):
-    """Concatenated masks ``(unstable, fixed_bit)`` from per-layer intervals."""
+def stability(los, his, linear=None):
+    """Concatenated masks ``(unstable, fixed_bit)`` from per-layer intervals; pass-through
+    units (``linear``) are stable with bit True."""
     lo = np.concatenate(los) if los else np.zeros(0)
     hi = np.concatenate(his) if his else np.zeros(0)
-    active = lo > 0
-    inactive = (hi < 0) | ((lo == 0) & (hi == 0))
+    lin = np.zeros(lo.shape, bool) if linear is None else linear
+    active = (lo > 0) | lin
+    inactive = ((hi < 0) | ((lo == 0) & (hi == 0))) & ~lin
     return ~(active | inactive), active

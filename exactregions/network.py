@@ -33,6 +33,9 @@ class Network:
     biases : list of arrays, ``biases[i]`` of shape (out_i,).
     slopes : negative-side slope of each hidden layer's activation (0 = ReLU,
         ``alpha`` = LeakyReLU(alpha)); one per hidden layer, default all 0.
+    linear : optional boolean mask per hidden layer marking *pass-through* units, whose
+        activation is the identity (they carry a skip connection through a layer). They make
+        no boundary and are not part of any pattern decision (their bit is always True).
 
     The last layer is the output layer. A network with only one layer has no hidden
     neuron and exactly one region.
@@ -41,8 +44,9 @@ class Network:
     weights: tuple
     biases: tuple
     slopes: tuple = field(default=())
+    linear: tuple = field(default=())
 
-    def __init__(self, weights, biases, slopes=None):
+    def __init__(self, weights, biases, slopes=None, linear=None):
         ws = [np.array(w, dtype=np.float64) for w in weights]
         bs = [np.array(b, dtype=np.float64).reshape(-1) for b in biases]
         if len(ws) == 0 or len(ws) != len(bs):
@@ -70,6 +74,14 @@ class Network:
         for s in slopes:
             if not (np.isfinite(s) and 0.0 <= s < 1.0):
                 raise NetworkError(f"LeakyReLU slope must be in [0, 1), got {s}")
+        if linear is None:
+            linear = [np.zeros(w.shape[0], bool) for w in ws[:-1]]
+        linear = [np.array(m, dtype=bool).reshape(-1) for m in linear]
+        if len(linear) != n_hidden or any(m.size != w.shape[0] for m, w in zip(linear, ws[:-1])):
+            raise NetworkError("need one pass-through mask per hidden layer, each as long as the layer")
+        for m in linear:
+            m.setflags(write=False)
+        object.__setattr__(self, "linear", tuple(linear))
         for w in ws:
             w.setflags(write=False)
         for b in bs:
@@ -101,6 +113,15 @@ class Network:
         """``[n0, n1, ..., nL]``: input width, then hidden widths (output excluded)."""
         return [self.input_dim] + self.hidden_widths
 
+    def linear_mask(self) -> np.ndarray:
+        """Concatenated pass-through mask over all hidden units."""
+        return np.concatenate(self.linear) if self.linear else np.zeros(0, bool)
+
+    @property
+    def n_neurons(self) -> int:
+        """Hidden units that can switch (pass-through units excluded)."""
+        return int(self.n_hidden - self.linear_mask().sum())
+
     def layer_slices(self) -> list[slice]:
         """Slice of the pattern vector belonging to each hidden layer."""
         out, start = [], 0
@@ -111,26 +132,27 @@ class Network:
 
     def __repr__(self) -> str:
         act = "ReLU" if all(s == 0 for s in self.slopes) else f"LeakyReLU{self.slopes}"
-        return f"Network({'-'.join(map(str, self.architecture + [self.output_dim]))}, {act})"
+        skip = f", {self.n_hidden - self.n_neurons} pass-through units" if self.n_neurons < self.n_hidden else ""
+        return f"Network({'-'.join(map(str, self.architecture + [self.output_dim]))}, {act}{skip})"
 
     # ----------------------------------------------------------------- evaluation
     def preactivations(self, x) -> list[np.ndarray]:
         """Hidden pre-activations for points ``x`` of shape (n, d) or (d,); one array per layer."""
         h = np.atleast_2d(np.asarray(x, dtype=np.float64))
         zs = []
-        for w, b, s in zip(self.weights[:-1], self.biases[:-1], self.slopes):
+        for w, b, s, lin in zip(self.weights[:-1], self.biases[:-1], self.slopes, self.linear):
             z = h @ w.T + b
             zs.append(z)
-            h = np.where(z > 0, z, s * z)
+            h = np.where((z > 0) | lin, z, s * z)
         return zs
 
     def forward(self, x) -> np.ndarray:
         """Network output for points ``x`` of shape (n, d) or (d,)."""
         x = np.asarray(x, dtype=np.float64)
         h = np.atleast_2d(x)
-        for w, b, s in zip(self.weights[:-1], self.biases[:-1], self.slopes):
+        for w, b, s, lin in zip(self.weights[:-1], self.biases[:-1], self.slopes, self.linear):
             z = h @ w.T + b
-            h = np.where(z > 0, z, s * z)
+            h = np.where((z > 0) | lin, z, s * z)
         out = h @ self.weights[-1].T + self.biases[-1]
         return out[0] if x.ndim == 1 else out
 
@@ -138,7 +160,8 @@ class Network:
         """Activation pattern (bool, length N) of a point, or (n, N) for n points."""
         x = np.asarray(x, dtype=np.float64)
         zs = self.preactivations(x)
-        p = np.concatenate(zs, axis=1) > 0 if zs else np.zeros((np.atleast_2d(x).shape[0], 0), bool)
+        p = (np.concatenate(zs, axis=1) > 0) | self.linear_mask() if zs else \
+            np.zeros((np.atleast_2d(x).shape[0], 0), bool)
         return p[0] if x.ndim == 1 else p
 
     # ----------------------------------------------------------------- region algebra
@@ -152,12 +175,13 @@ class Network:
         d = self.input_dim
         P, q = np.eye(d), np.zeros(d)  # h_{l-1}(x) = P x + q
         As, cs = [], []
-        for sl, w, b, s in zip(self.layer_slices(), self.weights[:-1], self.biases[:-1], self.slopes):
+        for sl, w, b, s, lin in zip(self.layer_slices(), self.weights[:-1], self.biases[:-1], self.slopes,
+                                    self.linear):
             A = w @ P
             c = w @ q + b
             As.append(A)
             cs.append(c)
-            g = np.where(pattern[sl], 1.0, s)
+            g = np.where(pattern[sl] | lin, 1.0, s)
             P, q = g[:, None] * A, g * c
         if not As:
             return np.zeros((0, d)), np.zeros(0)
@@ -168,8 +192,9 @@ class Network:
         pattern = np.asarray(pattern, dtype=bool)
         d = self.input_dim
         P, q = np.eye(d), np.zeros(d)
-        for sl, w, b, s in zip(self.layer_slices(), self.weights[:-1], self.biases[:-1], self.slopes):
-            g = np.where(pattern[sl], 1.0, s)
+        for sl, w, b, s, lin in zip(self.layer_slices(), self.weights[:-1], self.biases[:-1], self.slopes,
+                                    self.linear):
+            g = np.where(pattern[sl] | lin, 1.0, s)
             P, q = g[:, None] * (w @ P), g * (w @ q + b)
         return self.weights[-1] @ P, self.weights[-1] @ q + self.biases[-1]
 
@@ -190,15 +215,41 @@ class Network:
         u = np.asarray(direction, dtype=np.float64)
         d = self.input_dim
         P, q = np.eye(d), np.zeros(d)
-        for sl, w, b, s in zip(self.layer_slices(), self.weights[:-1], self.biases[:-1], self.slopes):
+        for sl, w, b, s, lin in zip(self.layer_slices(), self.weights[:-1], self.biases[:-1], self.slopes,
+                                    self.linear):
             A = w @ P
             c = w @ q + b
             z = A @ p + c
             dz = A @ u
             norm = np.linalg.norm(A, axis=1)
             on = np.abs(z) <= tol * np.maximum(norm, 1e-300)
-            bits = np.where(on, dz > 0, z > 0)
+            bits = np.where(on, dz > 0, z > 0) | lin
             new[sl] = bits
             g = np.where(bits, 1.0, s)
             P, q = g[:, None] * A, g * c
         return new
+
+    def boundary_distance(self, X, zero_row: float = 1e-12) -> np.ndarray:
+        """Euclidean distance from each point to the boundary of its activation region.
+
+        Inside the convex region of ``x``, the distance to the boundary is the smallest
+        ``|z_i(x)| / ||A_i||`` over its constraints (the largest ball around x inside the
+        region touches the nearest constraint hyperplane; redundant ones are farther).
+        Points on a boundary give 0; a network with no hidden neuron gives ``inf``.
+        """
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        k, d = X.shape
+        P = np.broadcast_to(np.eye(d), (k, d, d))  # Jacobian of h_{l-1} w.r.t. x
+        h = X
+        best = np.full(k, np.inf)
+        for w, b, s, lin in zip(self.weights[:-1], self.biases[:-1], self.slopes, self.linear):
+            z = h @ w.T + b
+            A = np.einsum("ij,kjd->kid", w, P)
+            norm = np.linalg.norm(A, axis=2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dist = np.where((norm > zero_row) & ~lin, np.abs(z) / norm, np.inf)
+            best = np.minimum(best, dist.min(axis=1))
+            g = np.where((z > 0) | lin, 1.0, s)
+            P = g[:, :, None] * A
+            h = np.where((z > 0) | lin, z, s * z)
+        return best

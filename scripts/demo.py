@@ -19,6 +19,7 @@ from exactregions import Ball, Box, count_regions  # noqa: E402
 from exactregions.bounds import global_bound, local_bound  # noqa: E402
 from exactregions.io import save_npz  # noqa: E402
 from exactregions.io.torch import from_torch  # noqa: E402
+from exactregions.plot import plot_regions  # noqa: E402
 
 
 def train_moons(seed=0, epochs=300):
@@ -65,6 +66,13 @@ def main():
     res = count_regions(net, Box(lo, hi))
     print(f"\nwhole data range box: {res.label()} activation regions, {res.linear_regions} linear, "
           f"{res.stats['seconds']:.2f} s ({res.activation_regions / res.stats['seconds']:.0f} regions/s)")
+    c = train_pts[0]
+    ball = Ball(c, 0.6)
+    pic = ROOT / "data" / "demo_regions.png"
+    res = count_regions(net, ball)
+    plot_regions(res, pic, points=[c], point_labels=["training point"])
+    print(f"\npicture of the {res.label()} regions in the ball of radius 0.6 "
+          f"around training point ({c[0]:+.2f},{c[1]:+.2f}): {pic.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

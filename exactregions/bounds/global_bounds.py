@@ -95,50 +95,57 @@ def dimension_dp(layers, start=None):
 
 
 def architecture_of(arch_or_net):
-    """``(n0, [n1..nL], leaky)`` from an architecture list ``[n0, n1, ..., nL]`` or a Network."""
+    """``(n0, layers, leaky)`` from an architecture list ``[n0, n1, ..., nL]`` or a Network.
+
+    ``layers`` are :class:`LayerCounts`; a network's pass-through units (identity activation,
+    e.g. a carried skip connection) are stably active: they keep dimension but cut nothing.
+    """
     if hasattr(arch_or_net, "architecture"):
         net = arch_or_net
-        return net.input_dim, net.hidden_widths, any(s != 0 for s in net.slopes)
+        leaky = any(s != 0 for s in net.slopes)
+        layers = [LayerCounts(n, 0, n - int(lin.sum()), leaky=leaky) for n, lin in zip(net.hidden_widths, net.linear)]
+        return net.input_dim, layers, leaky
     arch = [int(a) for a in arch_or_net]
     if len(arch) < 1 or any(a < 1 for a in arch):
         raise ValueError(f"architecture must be positive widths, input first: got {arch_or_net}")
-    return arch[0], arch[1:], False
+    return arch[0], [LayerCounts(n) for n in arch[1:]], False
 
 
 def montufar2014(arch_or_net) -> Bound:
     """``2^N``: the number of activation patterns (Montúfar et al. 2014)."""
-    _, widths, _ = architecture_of(arch_or_net)
-    N = sum(widths)
-    return Bound("montufar2014", 2 ** N, [f"N = {' + '.join(map(str, widths)) or 0} = {N} hidden neurons",
+    _, layers, _ = architecture_of(arch_or_net)
+    ms = [L.m for L in layers]
+    N = sum(ms)
+    return Bound("montufar2014", 2 ** N, [f"N = {' + '.join(map(str, ms)) or 0} = {N} hidden neurons",
                                           f"2^{N} = {2 ** N}"])
 
 
 def raghu2017(arch_or_net) -> Bound:
     """``prod_l Phi(n_l, n0)``: each layer adds n_l hyperplanes inside every region in R^n0."""
-    n0, widths, _ = architecture_of(arch_or_net)
+    n0, layers, _ = architecture_of(arch_or_net)
     value, lines = 1, []
-    for l, n in enumerate(widths, start=1):
-        value *= phi(n, n0)
-        lines.append(f"layer {l}: Phi({n}, {n0}) = {phi(n, n0)} -> {value}")
+    for l, L in enumerate(layers, start=1):
+        value *= phi(L.m, n0)
+        lines.append(f"layer {l}: Phi({L.m}, {n0}) = {phi(L.m, n0)} -> {value}")
     return Bound("raghu2017", value, lines)
 
 
 def montufar2017(arch_or_net) -> Bound:
     """``prod_l Phi(n_l, d_l)``, ``d_l = min(n0, ..., n_l)`` (Montúfar 2017)."""
-    n0, widths, _ = architecture_of(arch_or_net)
+    n0, layers, _ = architecture_of(arch_or_net)
     value, d, lines = 1, n0, []
-    for l, n in enumerate(widths, start=1):
-        f = phi(n, d)
+    for l, L in enumerate(layers, start=1):
+        f = phi(L.m, d)
         value *= f
-        lines.append(f"layer {l}: Phi({n}, d_{l - 1}={d}) = {f} -> {value}")
-        d = min(d, n)
+        lines.append(f"layer {l}: Phi({L.m}, d_{l - 1}={d}) = {f} -> {value}")
+        d = min(d, L.width)
     return Bound("montufar2017", value, lines)
 
 
 def serra2018(arch_or_net) -> Bound:
     """Serra et al. 2018, Theorem 1, as the dimension DP (tight for one hidden layer)."""
-    n0, widths, leaky = architecture_of(arch_or_net)
-    value, lines = dimension_dp([LayerCounts(n, leaky=leaky) for n in widths], {n0: 1})
+    n0, layers, leaky = architecture_of(arch_or_net)
+    value, lines = dimension_dp(layers, {n0: 1})
     note = "LeakyReLU: inactive neurons keep their rows, so no dimension drop" if leaky else ""
     return Bound("serra2018", value, lines, note)
 
@@ -147,9 +154,9 @@ def serra2018_rank(net) -> Bound:
     """Rank variant (Serra et al. 2018, Sec. 3.1): cap ``j_l`` by ``rank(W_l)``; needs weights."""
     if not hasattr(net, "weights"):
         return Bound("serra2018_rank", None, [], "needs weights: not available for an architecture")
-    n0, widths, leaky = architecture_of(net)
-    ranks = [int(np.linalg.matrix_rank(W)) for W in net.weights[:-1]]
-    layers = [LayerCounts(n, jcap=r, leaky=leaky) for n, r in zip(widths, ranks)]
+    n0, layers, leaky = architecture_of(net)
+    ranks = [int(np.linalg.matrix_rank(W[~lin])) if (~lin).any() else 0 for W, lin in zip(net.weights[:-1], net.linear)]
+    layers = [LayerCounts(L.width, L.inactive, L.m, r, leaky) for L, r in zip(layers, ranks)]
     value, lines = dimension_dp(layers, {n0: 1})
     return Bound("serra2018_rank", value, [f"ranks of W_l: {ranks}"] + lines)
 

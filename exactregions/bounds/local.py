@@ -58,14 +58,18 @@ def _enclosing_l2_ball(domain):
     return (lo + hi) / 2, float(np.linalg.norm(hi - lo)) / 2
 
 
-def _classify(lo, hi):
-    """(inactive, unstable) masks from sound intervals, erring towards unstable."""
+def _classify(lo, hi, linear=None):
+    """(inactive, unstable) masks from sound intervals, erring towards unstable; pass-through
+    units (``linear``) are stably active."""
     tol = STABLE_MARGIN * (1 + np.maximum(np.abs(lo), np.abs(hi)))
     tol = np.where(np.isfinite(tol), tol, 0.0)
     inactive = hi <= -tol
     active = lo >= tol
     const_zero = (lo == 0) & (hi == 0)
     inactive |= const_zero
+    if linear is not None:
+        inactive &= ~linear
+        active |= linear
     return inactive, ~(inactive | active)
 
 
@@ -79,15 +83,15 @@ def radius_stability(net: Network, domain):
         return [(np.zeros(n, bool), np.ones(n, bool)) for n in net.hidden_widths], ["unbounded domain: all unstable"]
     h, rho = np.asarray(ball[0], float), float(ball[1])
     out, lines = [], [f"enclosing L2 ball radius rho_0 = {rho:.6g}"]
-    for l, (W, b, s) in enumerate(zip(net.weights[:-1], net.biases[:-1], net.slopes), start=1):
+    for l, (W, b, s, lin) in enumerate(zip(net.weights[:-1], net.biases[:-1], net.slopes, net.linear), start=1):
         z = W @ h + b
         reach = rho * np.linalg.norm(W, axis=1)
-        unstable = (reach > 0) & (np.abs(z) < reach * (1 + STABLE_MARGIN))
-        inactive = ~unstable & (z <= 0)
+        unstable = (reach > 0) & (np.abs(z) < reach * (1 + STABLE_MARGIN)) & ~lin
+        inactive = ~unstable & (z <= 0) & ~lin
         out.append((inactive, unstable))
         scale = np.where(inactive, s, 1.0)
         rho = float(np.linalg.norm(scale[:, None] * W, 2)) * rho if np.any(scale) else 0.0
-        h = np.where(z > 0, z, s * z)
+        h = np.where((z > 0) | lin, z, s * z)
         lines.append(f"layer {l}: unstable {int(unstable.sum())}, stably inactive {int(inactive.sum())}, "
                      f"rho_{l} = {rho:.6g}")
     return out, lines
@@ -96,7 +100,7 @@ def radius_stability(net: Network, domain):
 def interval_stability(net: Network, domain):
     """Stability from interval arithmetic (layer 1 exact via the support function)."""
     los, his = preactivation_bounds(net, domain)
-    out = [_classify(lo, hi) for lo, hi in zip(los, his)]
+    out = [_classify(lo, hi, lin) for lo, hi, lin in zip(los, his, net.linear)]
     return out, [f"layer {l}: unstable {int(u.sum())}, stably inactive {int(i.sum())} (intervals)"
                  for l, (i, u) in enumerate(out, start=1)]
 
@@ -118,7 +122,7 @@ def lp_stability(net: Network, domain, oracle: Oracle | None = None):
         if l > 0:
             lo, hi = _lp_layer_bounds(net, l, DA, Db, los, his, d, oracle)
             los[l], his[l] = np.maximum(los[l], lo), np.minimum(his[l], hi)
-        inact, unst = _classify(los[l], his[l])
+        inact, unst = _classify(los[l], his[l], net.linear[l])
         out.append((inact, unst))
         lines.append(f"layer {l + 1}: unstable {int(unst.sum())}, stably inactive {int(inact.sum())} (LP relaxation)")
     return out, lines
@@ -141,7 +145,7 @@ def _lp_layer_bounds(net, l, DA, Db, los, his, d, oracle):
     col_lo, col_hi = np.full(nv, -np.inf), np.full(nv, np.inf)
     prev = slice(0, d)
     for k in range(l):
-        W, b, s = net.weights[k], net.biases[k], net.slopes[k]
+        W, b, s, lin = net.weights[k], net.biases[k], net.slopes[k], net.linear[k]
         zs = slice(offs[1 + 2 * k], offs[2 + 2 * k])
         hs = slice(offs[2 + 2 * k], offs[3 + 2 * k])
         col_lo[zs], col_hi[zs] = los[k], his[k]
@@ -152,7 +156,7 @@ def _lp_layer_bounds(net, l, DA, Db, los, his, d, oracle):
             rows.append(r), rlo.append(b[i]), rhi.append(b[i])
             lo, hi = los[k][i], his[k][i]
             zi, hi_ = zs.start + i, hs.start + i
-            if lo >= 0:  # active: h = z
+            if lo >= 0 or lin[i]:  # active or pass-through: h = z
                 r = row(); r[hi_], r[zi] = 1.0, -1.0
                 rows.append(r), rlo.append(0.0), rhi.append(0.0)
             elif hi <= 0:  # inactive: h = s z
@@ -197,10 +201,7 @@ def _first_layer_regions(net, domain, unstable1):
 def _dp_bound(net, domain, stab, t1=False, t2=False):
     """The stable-neuron DP (optionally with T1, T2) on per-layer (inactive, unstable) masks."""
     leaky = any(s != 0 for s in net.slopes)
-    layers = []
-    for (inact, unst), W in zip(stab, net.weights[:-1]):
-        jcap = int(np.linalg.matrix_rank(W[unst])) if (t2 and unst.any()) else None
-        layers.append(LayerCounts(W.shape[0], int(inact.sum()), int(unst.sum()), jcap, leaky))
+    layers = _layer_counts(stab, net.weights[:-1], leaky, rank_cap=t2)
     start, lines = {net.input_dim: 1}, []
     if t1 and layers:
         N1, how = _first_layer_regions(net, domain, stab[0][1])
@@ -217,6 +218,13 @@ def _dp_bound(net, domain, stab, t1=False, t2=False):
         start, layers = hist, layers[1:]
     value, dp_lines = dimension_dp(layers, start)
     return value, lines + dp_lines
+
+
+def _layer_counts(stab, weights, leaky, rank_cap):
+    """LayerCounts from per-layer (inactive, unstable) masks; T2 caps j by the unstable rows' rank."""
+    return [LayerCounts(W.shape[0], int(i.sum()), int(u.sum()),
+                        int(np.linalg.matrix_rank(W[u])) if (rank_cap and u.any()) else None, leaky)
+            for (i, u), W in zip(stab, weights)]
 
 
 def _method(stability_fn, t1=False, t2=False):
@@ -255,14 +263,14 @@ def critical_radius(net: Network, center) -> float:
     ``center`` lies in one region (§5). Zero denominators give infinity."""
     h = np.asarray(center, float)
     lip, best = 1.0, np.inf
-    for W, b, s in zip(net.weights[:-1], net.biases[:-1], net.slopes):
+    for W, b, s, lin in zip(net.weights[:-1], net.biases[:-1], net.slopes, net.linear):
         z = W @ h + b
         den = np.linalg.norm(W, axis=1) * lip
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(den > 0, np.abs(z) / den, np.inf)
+            ratio = np.where((den > 0) & ~lin, np.abs(z) / den, np.inf)
         best = min(best, float(ratio.min()) if ratio.size else np.inf)
         lip *= float(np.linalg.norm(W, 2))
-        h = np.where(z > 0, z, s * z)
+        h = np.where((z > 0) | lin, z, s * z)
     return best
 
 
@@ -292,7 +300,7 @@ def hybrid_bound(net: Network, domain, k: int | None = None, max_regions: int = 
     else:
         nk = net.hidden_widths[k - 1]
         trunc = Network(list(net.weights[:k]) + [np.eye(nk)], list(net.biases[:k]) + [np.zeros(nk)],
-                        net.slopes[:k])
+                        net.slopes[:k], net.linear[:k])
         res = count_regions(trunc, domain, max_regions=max_regions, time_limit=time_limit)
         if not res.complete:
             return Bound("hybrid", None, [f"first {k} layers: more than {res.activation_regions} regions (stopped)"],
@@ -300,12 +308,12 @@ def hybrid_bound(net: Network, domain, k: int | None = None, max_regions: int = 
         if k == L:
             return Bound("hybrid", res.activation_regions, [f"k = {L} (all layers): exact count {res.activation_regions}"],
                          seconds=time.perf_counter() - t)
-        allmask = np.ones(trunc.n_hidden, bool)
+        allmask = ~trunc.linear_mask()
         pieces = [(*reg.affine, *neuron_rows(trunc, reg.pattern, allmask, Tolerances())) for reg in res.regions]
         n_first = res.activation_regions
     oracle = Oracle()
     W1, b1 = net.weights[k], net.biases[k]
-    rest = Network(net.weights[k:], net.biases[k:], net.slopes[k:])
+    rest = Network(net.weights[k:], net.biases[k:], net.slopes[k:], net.linear[k:])
     leaky = any(s != 0 for s in net.slopes)
     total = 0
     for P, q, G, h in pieces:
@@ -323,10 +331,8 @@ def hybrid_bound(net: Network, domain, k: int | None = None, max_regions: int = 
             hi, lo = np.minimum(hi, mid + reach), np.maximum(lo, mid - reach)
         pad = 1e-7 * (1 + np.where(np.isfinite(lo), np.abs(lo), 0) + np.where(np.isfinite(hi), np.abs(hi), 0))
         los, his = preactivation_bounds(rest, None, first_layer=(lo - pad, hi + pad))
-        stab = [_classify(a, b) for a, b in zip(los, his)]
-        layers = [LayerCounts(W.shape[0], int(i.sum()), int(u.sum()),
-                              int(np.linalg.matrix_rank(W[u])) if u.any() else None, leaky)
-                  for (i, u), W in zip(stab, rest.weights[:-1])]
+        stab = [_classify(a, b, lin) for a, b, lin in zip(los, his, rest.linear)]
+        layers = _layer_counts(stab, rest.weights[:-1], leaky, rank_cap=True)
         rank = int(np.linalg.matrix_rank(P)) if P.size else 0
         value = dimension_dp(layers, {rank: 1})[0]
         if len(layers) == 1:

@@ -56,7 +56,7 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
         raise ValueError(f"domain has dimension {domain.dim} but the network takes {net.input_dim} inputs")
     t_start = time.perf_counter()
     oracle = Oracle()
-    unstable, fixed = stability(*preactivation_bounds(net, domain))
+    unstable, fixed = stability(*preactivation_bounds(net, domain), net.linear_mask())
     DA, Db = domain.rows()
     if DA.shape[0]:
         norms = np.linalg.norm(DA, axis=1)

@@ -21,7 +21,7 @@ def verify_count(result) -> VerifyReport:
     net, domain, tol = result.network, result.domain, result.tol
     if any(r is None for r in result.regions):
         return VerifyReport(False, 0, 0, ["regions were not kept (keep_regions=False): nothing to verify"])
-    unstable, fixed = stability(*preactivation_bounds(net, domain))
+    unstable, fixed = stability(*preactivation_bounds(net, domain), net.linear_mask())
     DA, Db = domain.rows()
     if DA.shape[0]:
         norms = np.linalg.norm(DA, axis=1)

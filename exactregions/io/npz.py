@@ -2,7 +2,8 @@
 
 Arrays ``W0, b0, W1, b1, ..., WL, bL`` with ``W_i`` of shape (out, in); ReLU after every
 layer but the last; an optional scalar ``leaky_slope`` makes every hidden activation
-LeakyReLU(leaky_slope).
+LeakyReLU(leaky_slope); optional boolean arrays ``linear{i}`` mark pass-through units of hidden
+layer i (identity activation: a skip connection carried through the layer).
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ def load_npz(path) -> Network:
             Ws = [z[f"W{i}"] for i in range(n)]
             bs = [z[f"b{i}"] for i in range(n)]
             slope = float(z["leaky_slope"]) if "leaky_slope" in files else None
+            linear = [z[f"linear{i}"] if f"linear{i}" in files else np.zeros(len(bs[i]), bool)
+                      for i in range(n - 1)]
     except ModelError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         raise ModelError(f"{path}: not a readable .npz file ({e.__class__.__name__}: {e})") from None
     try:
-        return Network(Ws, bs, slopes=slope)
+        return Network(Ws, bs, slopes=slope, linear=linear)
     except NetworkError as e:
         raise ModelError(f"{path}: {e}") from None
 
@@ -51,6 +54,9 @@ def save_npz(net: Network, path) -> None:
         if len(set(net.slopes)) != 1:
             raise ModelError("the .npz format holds one leaky slope for all layers")
         arrays["leaky_slope"] = np.array(net.slopes[0])
+    for i, lin in enumerate(net.linear):
+        if lin.any():
+            arrays[f"linear{i}"] = lin
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
     try:
