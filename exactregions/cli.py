@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from .domains import Ball, Box, DomainError, Whole
+from .domains import Ball, Box, DomainError, Plane, Segment, Whole
 from .engines import Tolerances, count_regions
 from .io import ModelError, load_model
 from .network import NetworkError
@@ -75,6 +75,10 @@ def add_domain_args(p: argparse.ArgumentParser, whole=True):
     g.add_argument("--box", nargs=2, metavar=("LO", "HI"), help="box corners (one number or a comma list each)")
     if whole:
         g.add_argument("--whole", action="store_true", help="the whole input space")
+        g.add_argument("--segment", nargs=2, metavar=("P", "Q"), help="the open segment from P to Q (exact 1-D count)")
+    g.add_argument("--plane", nargs=3, metavar=("P0", "P1", "P2"), help="the 2-D slice through three inputs")
+    p.add_argument("--radius", type=float, help="with --plane: a disc of this radius around the points' centroid")
+    p.add_argument("--input-shape", help="input shape without batch (e.g. 1,8,8) for convolutional torch models")
     p.add_argument("--norm", default="2", choices=["2", "1", "inf"], help="ball norm (default 2, exact)")
     p.add_argument("--clip", nargs=2, metavar=("LO", "HI"), help="clip the ball to this box")
 
@@ -82,6 +86,17 @@ def add_domain_args(p: argparse.ArgumentParser, whole=True):
 def domain_from_args(args, dim: int):
     if args.clip is not None and args.ball is None:
         raise UsageError("--clip applies to --ball only")
+    if getattr(args, "radius", None) is not None and getattr(args, "plane", None) is None:
+        raise UsageError("--radius applies to --plane only")
+    if getattr(args, "segment", None) is not None:
+        p, q = (parse_vector(v, f"segment {n}", dim) for v, n in zip(args.segment, ("P", "Q")))
+        return Segment(np.broadcast_to(p, dim), np.broadcast_to(q, dim))
+    if getattr(args, "plane", None) is not None:
+        pts = [parse_vector(v, f"plane point P{i}", dim) for i, v in enumerate(args.plane)]
+        for i, v in enumerate(pts):
+            if v.size != dim:
+                raise UsageError(f"plane point P{i} has {v.size} coordinates but the model takes {dim} inputs")
+        return Plane(*pts, radius=args.radius)
     if args.ball is not None:
         center = parse_vector(args.ball[0], "ball centre", dim)
         if center.size != dim:
@@ -120,8 +135,18 @@ class Progress:
             sys.stderr.write("\n")
 
 
+def _load(args):
+    shape = getattr(args, "input_shape", None)
+    if shape is not None:
+        try:
+            shape = tuple(int(v) for v in shape.split(","))
+        except ValueError:
+            raise UsageError(f"--input-shape '{shape}' is not a comma-separated list of integers") from None
+    return load_model(args.model, input_shape=shape)
+
+
 def cmd_count(args):
-    net = load_model(args.model)
+    net = _load(args)
     domain = domain_from_args(args, net.input_dim)
     if args.ball_method != "exact":
         if not isinstance(domain, Ball) or domain.norm != 2:
@@ -143,8 +168,9 @@ def cmd_count(args):
     else:
         kind = {"exact": "", "outer": " (circumscribed box: an UPPER count for the ball)",
                 "inner": " (inscribed cross-polytope: a LOWER count for the ball)"}[args.ball_method]
-        print(f"model            {args.model}  {res.network!r}")
-        print(f"domain           {res.domain!r}{kind}")
+        print(f"model            {args.model}  {net!r}")
+        where = f"{res.slice!r}; in plane coordinates {res.domain!r}" if res.slice is not None else repr(res.domain)
+        print(f"domain           {where}{kind}")
         print(f"activation regions {res.label()}")
         lin = res.linear_regions if res.linear_regions is not None else "n/a (incomplete count)"
         print(f"linear regions   {lin}")
@@ -165,16 +191,20 @@ def cmd_count(args):
 def cmd_plot(args):
     from .plot import plot_regions
 
-    net = load_model(args.model)
-    if net.input_dim != 2:
-        raise UsageError(f"plot needs a 2-D input; this model takes {net.input_dim} inputs")
+    net = _load(args)
     domain = domain_from_args(args, net.input_dim)
+    if net.input_dim != 2 and not isinstance(domain, Plane):
+        raise UsageError(f"plot needs a 2-D input or --plane; this model takes {net.input_dim} inputs")
     if not args.output.lower().endswith(".png"):
         raise UsageError(f"-o must name a .png file, got '{args.output}'")
     prog = Progress(not args.quiet)
     res = count_regions(net, domain, max_regions=args.max_regions, time_limit=args.time_limit, progress=prog)
     prog.done()
-    plot_regions(res, args.output, function=args.function)
+    if isinstance(domain, Plane):
+        plot_regions(res, args.output, function=args.function, points=domain.points_2d(),
+                     point_labels=["P0", "P1", "P2"], axes_labels=("plane u1", "plane u2"))
+    else:
+        plot_regions(res, args.output, function=args.function)
     print(f"wrote {args.output}: {res.label()} activation regions")
     return 0
 

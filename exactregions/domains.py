@@ -17,7 +17,7 @@ import numpy as np
 
 from .oracle import Oracle, PolytopeLP
 
-__all__ = ["Domain", "Ball", "Box", "Polytope", "Whole", "DomainError"]
+__all__ = ["Domain", "Ball", "Box", "Polytope", "Whole", "Segment", "Plane", "DomainError"]
 
 # L1 balls are written as 2^d half-spaces; refuse beyond this dimension.
 MAX_L1_DIM = 12
@@ -330,3 +330,107 @@ class Whole(Domain):
 
     def to_dict(self):
         return {"kind": "whole", "dim": self.dim}
+
+
+@dataclass(frozen=True, eq=False)
+class Segment:
+    """The open segment ``{p + t (q - p) : 0 < t < 1}``: a 1-D slice of the input space.
+
+    Counted exactly, without LPs, by one pass of interval splitting
+    (:func:`exactregions.engines.segment.count_segment`).
+    """
+
+    p: np.ndarray
+    q: np.ndarray
+
+    def __init__(self, p, q):
+        p, q = _vector("segment start", p), _vector("segment end", q)
+        if p.size != q.size:
+            raise DomainError(f"segment ends have {p.size} and {q.size} coordinates")
+        if not np.any(p != q):
+            raise DomainError("segment ends coincide: give two different points")
+        object.__setattr__(self, "p", p)
+        object.__setattr__(self, "q", q)
+
+    @property
+    def dim(self) -> int:
+        return self.p.size
+
+    def point(self, t) -> np.ndarray:
+        return self.p + np.multiply.outer(np.asarray(t, float), self.q - self.p)
+
+    def __repr__(self):
+        return f"Segment(length {np.linalg.norm(self.q - self.p):.4g} in R^{self.dim})"
+
+    def to_dict(self):
+        return {"kind": "segment", "p": self.p.tolist(), "q": self.q.tolist()}
+
+
+@dataclass(frozen=True, eq=False)
+class Plane:
+    """The 2-D affine slice through three input points ``p0, p1, p2``.
+
+    Plane coordinates are Euclidean: ``x = p0 + E u`` with ``E`` an orthonormal basis of
+    ``span(p1 - p0, p2 - p0)`` (Gram-Schmidt), so a disc in the plane is the input-space ball
+    around a point of the plane, cut by the plane. The domain in plane coordinates is the disc
+    of radius ``radius`` around the three points' centroid, or by default the bounding box of
+    the three points enlarged by ``margin`` of its size on every side.
+    """
+
+    p0: np.ndarray
+    p1: np.ndarray
+    p2: np.ndarray
+    radius: float | None = None
+    margin: float = 0.25
+
+    def __init__(self, p0, p1, p2, radius=None, margin=0.25):
+        pts = [_vector(f"plane point p{i}", v) for i, v in enumerate((p0, p1, p2))]
+        if len({v.size for v in pts}) != 1:
+            raise DomainError("the three plane points have different dimensions")
+        e1 = pts[1] - pts[0]
+        n1 = np.linalg.norm(e1)
+        if n1 == 0:
+            raise DomainError("plane points p0 and p1 coincide")
+        e1 = e1 / n1
+        e2 = pts[2] - pts[0] - np.dot(pts[2] - pts[0], e1) * e1
+        n2 = np.linalg.norm(e2)
+        if n2 <= 1e-12 * max(1.0, np.linalg.norm(pts[2] - pts[0])):
+            raise DomainError("the three plane points are collinear: they span no plane")
+        if radius is not None and not (np.isfinite(radius) and radius > 0):
+            raise DomainError(f"plane radius must be a positive number, got {radius}")
+        for name, v in zip(("p0", "p1", "p2"), pts):
+            object.__setattr__(self, name, v)
+        object.__setattr__(self, "radius", None if radius is None else float(radius))
+        object.__setattr__(self, "margin", float(margin))
+        object.__setattr__(self, "basis", np.stack([e1, e2 / n2], axis=1))
+
+    @property
+    def dim(self) -> int:
+        return self.p0.size
+
+    def coordinates(self, X) -> np.ndarray:
+        """Plane coordinates of input points (projected onto the plane)."""
+        return (np.atleast_2d(X) - self.p0) @ self.basis
+
+    def lift(self, U) -> np.ndarray:
+        """Input points of plane coordinates ``U``."""
+        return self.p0 + np.atleast_2d(U) @ self.basis.T
+
+    def points_2d(self) -> np.ndarray:
+        return self.coordinates(np.stack([self.p0, self.p1, self.p2]))
+
+    def domain_2d(self) -> Domain:
+        P = self.points_2d()
+        if self.radius is not None:
+            return Ball(P.mean(axis=0), self.radius)
+        lo, hi = P.min(axis=0), P.max(axis=0)
+        pad = self.margin * float((hi - lo).max())
+        return Box(lo - pad, hi + pad)
+
+    def __repr__(self):
+        where = f"disc of radius {self.radius:g}" if self.radius is not None else "box around the points"
+        return f"Plane(through 3 points of R^{self.dim}, {where})"
+
+    def to_dict(self):
+        return {"kind": "plane", "p0": self.p0.tolist(), "p1": self.p1.tolist(), "p2": self.p2.tolist(),
+                "radius": self.radius}

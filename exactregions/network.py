@@ -253,3 +253,11 @@ class Network:
             P = g[:, :, None] * A
             h = np.where((z > 0) | lin, z, s * z)
         return best
+
+    def compose_affine(self, M, v) -> "Network":
+        """The network ``u -> F(M u + v)``: e.g. restricted to a line or a plane of inputs."""
+        M = np.atleast_2d(np.asarray(M, dtype=np.float64))
+        v = np.asarray(v, dtype=np.float64)
+        W0 = self.weights[0] @ M
+        b0 = self.biases[0] + self.weights[0] @ v
+        return Network([W0] + list(self.weights[1:]), [b0] + list(self.biases[1:]), self.slopes, self.linear)

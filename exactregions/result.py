@@ -64,6 +64,7 @@ class RegionCount:
     network: object = None
     domain: object = None
     tol: object = None
+    slice: object = None  # the Plane when counted on a plane slice (network/domain in plane coords)
 
     @classmethod
     def build(cls, net, domain, keys, regions, edges, *, complete, stop_reason, stats, numerics, tol):
@@ -95,7 +96,7 @@ class RegionCount:
                 "stats": self.stats,
                 "numerics": {**self.numerics, "near_degenerate": self.numerics["near_degenerate"][:50],
                              "near_degenerate_count": len(self.numerics["near_degenerate"])},
-                "domain": self.domain.to_dict() if self.domain is not None else None,
+                "domain": (self.slice or self.domain).to_dict() if self.domain is not None else None,
                 "network": repr(self.network)}
 
     def verify(self) -> VerifyReport:

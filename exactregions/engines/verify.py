@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..domains import Segment
 from ..intervals import preactivation_bounds, stability
 from ..oracle import Oracle
 from ..result import VerifyReport
@@ -21,6 +22,8 @@ def verify_count(result) -> VerifyReport:
     net, domain, tol = result.network, result.domain, result.tol
     if any(r is None for r in result.regions):
         return VerifyReport(False, 0, 0, ["regions were not kept (keep_regions=False): nothing to verify"])
+    if isinstance(domain, Segment):
+        return _verify_segment(result)
     unstable, fixed = stability(*preactivation_bounds(net, domain), net.linear_mask())
     DA, Db = domain.rows()
     if DA.shape[0]:
@@ -49,3 +52,23 @@ def verify_count(result) -> VerifyReport:
     if not result.complete:
         problems.append(f"the count is incomplete (stopped at {result.stop_reason}): a lower bound")
     return VerifyReport(not problems, len(result.regions), n_facets, problems)
+
+
+def _verify_segment(result) -> VerifyReport:
+    """Each interval's midpoint has its pattern; just before and after every breakpoint the
+    pattern is that of the two intervals it separates."""
+    net, seg = result.network, result.domain
+    problems = []
+    length = float(np.linalg.norm(seg.q - seg.p))
+    for i, reg in enumerate(result.regions):
+        if not np.array_equal(net.pattern(reg.point), reg.pattern):
+            problems.append(f"interval {i}: its midpoint does not have the claimed pattern")
+    ts = [float(np.dot(r.point - seg.p, seg.q - seg.p)) / length ** 2 for r in result.regions]
+    for i in range(len(ts) - 1):
+        left, right = result.regions[i], result.regions[i + 1]
+        t = (ts[i] + left.inradius / length + ts[i + 1] - right.inradius / length) / 2
+        eps = 0.25 * min(left.inradius, right.inradius) / length
+        if not np.array_equal(net.pattern(seg.point(t - eps)), left.pattern) or \
+                not np.array_equal(net.pattern(seg.point(t + eps)), right.pattern):
+            problems.append(f"breakpoint {i}: the patterns beside it are not those of its intervals")
+    return VerifyReport(not problems, len(result.regions), max(0, len(ts) - 1), problems)

@@ -4,8 +4,9 @@ from .npz import load_npz, save_npz
 from .errors import ModelError
 
 
-def load_model(path):
-    """Load a :class:`~exactregions.network.Network` from ``.npz`` or a saved torch module (``.pt``)."""
+def load_model(path, input_shape=None):
+    """Load a :class:`~exactregions.network.Network` from ``.npz``, ``.onnx`` or a saved torch
+    module (``.pt``; ``input_shape`` without the batch axis is needed for convolutional ones)."""
     import os
 
     path = os.fspath(path)
@@ -16,8 +17,11 @@ def load_model(path):
         return load_npz(path)
     if low.endswith((".pt", ".pth")):
         from .torch import load_torch
-        return load_torch(path)
-    raise ModelError(f"unknown model format '{os.path.splitext(path)[1]}': use .npz or a saved torch module (.pt)")
+        return load_torch(path, input_shape=input_shape)
+    if low.endswith(".onnx"):
+        from .onnx import load_onnx
+        return load_onnx(path)
+    raise ModelError(f"unknown model format '{os.path.splitext(path)[1]}': use .npz, .onnx or a saved torch module (.pt)")
 
 
 __all__ = ["load_model", "load_npz", "save_npz", "ModelError"]

@@ -1,9 +1,12 @@
-"""Torch import: ``nn.Sequential`` (nested allowed) of the piecewise-linear subset.
+"""Torch import of the piecewise-linear subset.
 
-Linear and BatchNorm1d (eval mode) are composed into one pending affine map; ReLU and
-LeakyReLU close a hidden layer; Flatten, Identity and Dropout (identity in eval) are
-skipped. Anything else is refused with the module's name. The canonical network is checked
-against the torch model on random inputs.
+A plain ``nn.Sequential`` (nested allowed) of Linear, BatchNorm1d (eval), ReLU, LeakyReLU,
+Flatten, Identity and Dropout is read directly: affine layers compose into one pending map,
+each activation closes a hidden layer. Convolutional models (Conv2d, BatchNorm2d, AvgPool2d)
+and modules with their own ``forward`` (e.g. a residual block) are exported to ONNX in memory
+(torch's TorchScript exporter) and read by :mod:`exactregions.io.onnx`; they need the input
+shape. MaxPool and other non-piecewise-linear layers are refused with their name. The
+canonical network is checked against the torch model on random inputs.
 """
 
 from __future__ import annotations
@@ -27,12 +30,75 @@ def _leaves(module, prefix=""):
         yield prefix or module.__class__.__name__, module
 
 
-def from_torch(module, check: bool = True) -> Network:
-    """Convert a torch ``nn.Sequential`` (or a single Linear) to a :class:`Network`."""
-    import torch
+class _NeedsGraph(Exception):
+    """The module is not a plain Sequential of dense layers: go through ONNX."""
+
+
+_REFUSED = {"MaxPool1d": "max comparisons are not modelled: use AvgPool or a strided Conv",
+            "MaxPool2d": "max comparisons are not modelled: use AvgPool2d or a strided Conv2d"}
+
+
+def from_torch(module, check: bool = True, input_shape=None) -> Network:
+    """Convert a torch module to a :class:`Network`.
+
+    ``input_shape`` (without the batch dimension, e.g. ``(1, 8, 8)``) is needed for
+    convolutional models and modules with their own ``forward``.
+    """
     import torch.nn as nn
 
     module = module.eval()
+    for name, m in module.named_modules():
+        if type(m).__name__ in _REFUSED:
+            raise ModelError(f"unsupported layer '{name}' ({type(m).__name__}): {_REFUSED[type(m).__name__]}")
+    try:
+        return _from_sequential(module, check)
+    except _NeedsGraph:
+        if input_shape is None:
+            first = next((m for m in module.modules() if isinstance(m, (nn.Linear, nn.Conv2d))), None)
+            if isinstance(first, nn.Linear):
+                input_shape = (first.in_features,)
+            else:
+                raise ModelError("this torch model needs its input shape (e.g. --input-shape 1,8,8 "
+                                 "for 8x8 grey images) to be converted") from None
+        return _via_onnx(module, tuple(int(v) for v in input_shape), check)
+
+
+def _via_onnx(module, input_shape, check):
+    import io
+    import warnings
+
+    import torch
+
+    from .onnx import load_onnx
+
+    buf = io.BytesIO()
+    dtype = next(module.parameters()).dtype
+    try:
+        with warnings.catch_warnings():  # the TorchScript exporter is deprecated but needs no extra package
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, torch.zeros((1,) + input_shape, dtype=dtype), buf, dynamo=False,
+                              input_names=["x"], output_names=["y"])
+    except ModelError:
+        raise
+    except Exception as e:
+        raise ModelError(f"could not trace the torch module through ONNX ({e.__class__.__name__}: {e})") from None
+    net = load_onnx(buf.getvalue(), check=False)
+    if check:
+        x = np.random.default_rng(0).normal(size=(16,) + input_shape)
+        with torch.no_grad():
+            ref = module(torch.as_tensor(x, dtype=dtype)).double().numpy().reshape(16, -1)
+        diff = float(np.max(np.abs(ref - net.forward(x.reshape(16, -1)))))
+        if not diff <= CHECK_TOL * max(1.0, float(np.max(np.abs(ref)))):
+            raise ModelError(f"converted network differs from the torch module (largest difference {diff:.3g})")
+    return net
+
+
+def _from_sequential(module, check):
+    import torch
+    import torch.nn as nn
+
+    if not isinstance(module, (nn.Sequential, nn.Linear)):
+        raise _NeedsGraph
     Ws, bs, slopes = [], [], []
     M, v = None, None  # pending affine map since the last activation
     in_dim = None
@@ -66,6 +132,10 @@ def from_torch(module, check: bool = True) -> Network:
             M, v = None, None
         elif isinstance(m, (nn.Flatten, nn.Identity, nn.Dropout)):
             continue
+        elif isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.AvgPool2d)) or type(m).forward is not nn.Module.forward \
+                and not isinstance(m, (nn.Tanh, nn.Sigmoid, nn.GELU, nn.Softmax, nn.ELU, nn.SiLU)) \
+                and type(m).__module__.split(".")[0] != "torch":
+            raise _NeedsGraph
         else:
             raise ModelError(f"unsupported layer '{name}' ({m.__class__.__name__}): only Linear, ReLU, "
                              "LeakyReLU, BatchNorm1d, Flatten, Identity and Dropout are supported")
@@ -89,7 +159,7 @@ def from_torch(module, check: bool = True) -> Network:
     return net
 
 
-def load_torch(path) -> Network:
+def load_torch(path, input_shape=None) -> Network:
     """Load a module saved with ``torch.save(module, path)``."""
     import torch
     import torch.nn as nn
@@ -103,4 +173,4 @@ def load_torch(path) -> Network:
                          "(torch.save(model, path)) or export to .npz")
     if not isinstance(obj, nn.Module):
         raise ModelError(f"{path}: holds a {type(obj).__name__}, not a torch module")
-    return from_torch(obj)
+    return from_torch(obj, input_shape=input_shape)

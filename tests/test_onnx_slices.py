@@ -1,0 +1,174 @@
+"""ONNX and convolutional models; exact counts on segments and plane slices."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+onnx = pytest.importorskip("onnx")
+
+from exactregions import Ball, Box, count_regions
+from exactregions.cli import main
+from exactregions.domains import DomainError, Plane, Segment
+from exactregions.io import ModelError, load_model
+from exactregions.io.onnx import load_onnx
+from exactregions.io.torch import from_torch
+
+from conftest import random_net
+
+
+def _export(model, shape, path=None):
+    buf = io.BytesIO()
+    torch.onnx.export(model, torch.zeros((1,) + shape), buf, dynamo=False, input_names=["x"], output_names=["y"])
+    if path is not None:
+        path.write_bytes(buf.getvalue())
+    return buf.getvalue()
+
+
+def _relu_inputs(model, x):
+    """Pre-activations seen by each ReLU of a torch model (forward hooks)."""
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(i[0].detach().reshape(len(x), -1)))
+             for m in model.modules() if isinstance(m, nn.ReLU)]
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    return torch.cat(seen, dim=1).numpy() > 0
+
+
+def test_torch_mlp_through_onnx_same_patterns_and_counts(tmp_path):
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(2, 10), nn.ReLU(), nn.Linear(10, 8), nn.ReLU(), nn.Linear(8, 1)).eval()
+    _export(mlp, (2,), tmp_path / "mlp.onnx")
+    a, b = from_torch(mlp), load_model(tmp_path / "mlp.onnx")
+    X = np.random.default_rng(0).uniform(-1, 1, size=(500, 2))
+    torch_bits = _relu_inputs(mlp, torch.as_tensor(X, dtype=torch.float32))
+    assert np.array_equal(a.pattern(X), torch_bits) and np.array_equal(b.pattern(X), torch_bits)
+    dom = Ball([0.1, -0.2], 0.8)
+    assert count_regions(a, dom).activation_regions == count_regions(b, dom).activation_regions
+
+
+def _conv_net():
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU(), nn.AvgPool2d(2),
+                        nn.Flatten(), nn.Linear(48, 12), nn.ReLU(), nn.Linear(12, 3))
+    net.train()
+    net(torch.randn(32, 1, 8, 8))
+    return net.eval()
+
+
+def test_conv_net_onnx_and_torch_agree_on_patterns_and_plane_counts(tmp_path):
+    conv = _conv_net()
+    _export(conv, (1, 8, 8), tmp_path / "conv.onnx")
+    a = from_torch(conv, input_shape=(1, 8, 8))
+    b = load_model(tmp_path / "conv.onnx")
+    assert a.hidden_widths == b.hidden_widths == [192, 12]
+    X = np.random.default_rng(2).normal(size=(200, 64))
+    torch_bits = _relu_inputs(conv, torch.as_tensor(X.reshape(200, 1, 8, 8), dtype=torch.float32))
+    agree = (a.pattern(X) == torch_bits).mean()
+    assert agree > 0.9999 and np.array_equal(a.pattern(X), b.pattern(X))
+    rng = np.random.default_rng(3)
+    plane = Plane(*rng.normal(size=(3, 64)), radius=0.5)
+    ra, rb = count_regions(a, plane), count_regions(b, plane)
+    assert ra.activation_regions == rb.activation_regions > 1
+    assert ra.verify().ok
+
+
+def test_residual_block_is_carried_by_pass_through_units():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.out = nn.Linear(2, 6), nn.Linear(6, 2), nn.Linear(2, 1)
+
+        def forward(self, x):
+            return self.out(torch.relu(x + self.b(torch.relu(self.a(x)))))
+
+    torch.manual_seed(2)
+    net = from_torch(Block().eval())
+    assert net.n_neurons == 8 and net.n_hidden == 10  # 6 + 2 neurons, 2 pass-through units
+    dom = Box(-1.5, 1.5, dim=2)
+    res = count_regions(net, dom)
+    seen = {p.tobytes() for p in net.pattern(dom.sample(60000, np.random.default_rng(0)))}
+    assert res.activation_regions >= len(seen) and res.verify().ok
+
+
+def test_maxpool_and_unknown_ops_are_refused(tmp_path):
+    with pytest.raises(ModelError, match="MaxPool2d"):
+        from_torch(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(18, 1)),
+                   input_shape=(1, 8, 8))
+    data = _export(nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)), (2,))
+    with pytest.raises(ModelError, match="unsupported ONNX operator 'Tanh' at node"):
+        load_onnx(data)
+    data = _export(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(18, 1)), (1, 8, 8))
+    with pytest.raises(ModelError, match="MaxPool"):
+        load_onnx(data)
+
+
+def test_dynamic_shapes_are_refused(tmp_path):
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "n"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "n"])
+    model = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y]))
+    with pytest.raises(ModelError, match="dynamic dimension"):
+        load_onnx(model.SerializeToString())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_segment_counts_equal_brute_force_root_search(seed):
+    d = 2 + seed % 4
+    net = random_net(d, [8, 8, 6][: 1 + seed % 3], seed=seed)
+    rng = np.random.default_rng(seed)
+    seg = Segment(rng.normal(size=d), rng.normal(size=d))
+    res = count_regions(net, seg)
+    t = np.linspace(0, 1, 400001)[1:-1]
+    P = net.pattern(seg.point(t))
+    assert res.activation_regions == 1 + int(np.any(P[1:] != P[:-1], axis=1).sum())
+    assert res.stats["lp_solves"] == 0 and res.verify().ok
+
+
+def test_segment_through_coincident_neurons():
+    from exactregions import Network
+    net = Network([[[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]], [[1.0, 1.0, 1.0]]], [[0.0, 0.0, 0.3], [0.0]])
+    assert count_regions(net, Segment([-1, -1], [1, 1])).activation_regions == 3  # x = 0 twice, y = -0.3
+
+
+def test_plane_slice_of_a_2d_net_in_its_own_plane():
+    net = random_net(2, [8, 8], seed=9)
+    flat = Plane([0.0, 0.0], [1.0, 0.0], [0.0, 1.0])
+    assert count_regions(net, flat).activation_regions == count_regions(net, Box(-0.25, 1.25, dim=2)).activation_regions
+    pts = np.array([[0.3, -0.2], [-0.4, 0.5], [0.6, 0.7]])
+    rotated = Plane(*pts, radius=0.6)
+    assert count_regions(net, rotated).activation_regions == count_regions(net, Ball(pts.mean(0), 0.6)).activation_regions
+
+
+def test_slice_validation():
+    with pytest.raises(DomainError, match="collinear"):
+        Plane([0, 0, 0], [1, 1, 1], [2, 2, 2])
+    with pytest.raises(DomainError, match="coincide"):
+        Segment([1, 2], [1, 2])
+
+
+def test_cli_segment_plane_and_bad_onnx(tmp_path, capsys):
+    conv = _conv_net()
+    _export(conv, (1, 8, 8), tmp_path / "conv.onnx")
+    rng = np.random.default_rng(0)
+    for i, v in enumerate(rng.normal(size=(3, 64))):
+        np.save(tmp_path / f"p{i}.npy", v)
+    p = [str(tmp_path / f"p{i}.npy") for i in range(3)]
+    assert main(["count", str(tmp_path / "conv.onnx"), "--segment", p[0], p[1], "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["activation_regions"] >= 1
+    assert main(["count", str(tmp_path / "conv.onnx"), "--plane", *p, "--radius", "0.3", "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["complete"] and out["domain"]["kind"] == "plane"
+    png = tmp_path / "plane.png"
+    assert main(["plot", str(tmp_path / "conv.onnx"), "--plane", *p, "--radius", "0.3", "-o", str(png), "--quiet"]) == 0
+    assert png.exists()
+    (tmp_path / "bad.onnx").write_bytes(b"not onnx")
+    for path, words in ((tmp_path / "bad.onnx", "not a readable ONNX"), (tmp_path / "none.onnx", "not found")):
+        assert main(["count", str(path), "--box", "-1", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and words in err
