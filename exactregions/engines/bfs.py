@@ -56,12 +56,7 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
         raise ValueError(f"domain has dimension {domain.dim} but the network takes {net.input_dim} inputs")
     t_start = time.perf_counter()
     oracle = Oracle()
-    unstable, fixed = stability(*preactivation_bounds(net, domain), net.linear_mask())
-    DA, Db = domain.rows()
-    if DA.shape[0]:
-        norms = np.linalg.norm(DA, axis=1)
-        DA, Db = DA / norms[:, None], Db / norms
-    cap = np.inf if domain.bounded else UNBOUNDED_CAP
+    unstable, fixed, (DA, Db), cap = traversal_setup(net, domain)
     directions = _directions(net.input_dim)
 
     seed, seed_note = _generic_seed(net, domain, unstable, tol)
@@ -126,6 +121,18 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
              "facets_by_lp": facet_how["lp"], "frontier_left": len(queue)}
     return RegionCount.build(net, domain, keys, regions, edges, complete=stop_reason is None,
                              stop_reason=stop_reason, stats=stats, numerics=numerics, tol=tol)
+
+
+def traversal_setup(net, domain):
+    """What every traversal of ``domain`` shares: the neurons that can switch on it (and the
+    fixed bits of the others), the domain's unit-norm rows, and the Chebyshev radius cap."""
+    unstable, fixed = stability(*preactivation_bounds(net, domain), net.linear_mask())
+    DA, Db = domain.rows()
+    if DA.shape[0]:
+        norms = np.linalg.norm(DA, axis=1)
+        DA, Db = DA / norms[:, None], Db / norms
+    cap = np.inf if domain.bounded else UNBOUNDED_CAP
+    return unstable, fixed, (DA, Db), cap
 
 
 def _directions(d: int) -> np.ndarray:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..domains import Segment
-from ..intervals import preactivation_bounds, stability
 from ..oracle import Oracle
 from ..result import VerifyReport
-from .bfs import UNBOUNDED_CAP
+from .bfs import traversal_setup
 from .region import analyse_region
 
 
@@ -24,12 +23,7 @@ def verify_count(result) -> VerifyReport:
         return VerifyReport(False, 0, 0, ["regions were not kept (keep_regions=False): nothing to verify"])
     if isinstance(domain, Segment):
         return _verify_segment(result)
-    unstable, fixed = stability(*preactivation_bounds(net, domain), net.linear_mask())
-    DA, Db = domain.rows()
-    if DA.shape[0]:
-        norms = np.linalg.norm(DA, axis=1)
-        DA, Db = DA / norms[:, None], Db / norms
-    cap = np.inf if domain.bounded else UNBOUNDED_CAP
+    unstable, fixed, (DA, Db), cap = traversal_setup(net, domain)
     oracle = Oracle()
     present = {r.pattern.tobytes() for r in result.regions}
     problems, n_facets = [], 0
