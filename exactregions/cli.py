@@ -152,16 +152,28 @@ def cmd_count(args):
         if not isinstance(domain, Ball) or domain.norm != 2:
             raise UsageError("--ball-method outer|inner applies to an L2 --ball only")
         domain = domain.outer_polytope() if args.ball_method == "outer" else domain.inner_polytope()
+    if args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    engine = args.engine
+    if engine == "auto" and (args.verify_graph or args.ball_method != "exact"):
+        engine = "bfs"
     prog = Progress(not args.quiet)
-    res = count_regions(net, domain, max_regions=args.max_regions, time_limit=args.time_limit,
+    res = count_regions(net, domain, engine=engine, workers=args.workers, scheduler=args.scheduler,
+                        checkpoint=args.checkpoint, max_regions=args.max_regions, time_limit=args.time_limit,
                         tol=Tolerances(inradius=args.tol, facet=args.tol), progress=prog)
     prog.done()
+    if res.stop_reason == "interrupted":
+        where = f"; finished batches are kept in {args.checkpoint}: rerun the same command to resume" \
+            if args.checkpoint else ""
+        print(f"exactregions: interrupted: {res.activation_regions} regions so far (a lower bound){where}",
+              file=sys.stderr)
     report = None
     if args.verify:
         report = res.verify()
     if args.json:
         out = res.to_dict()
         out["ball_method"] = args.ball_method
+        out["engine"] = res.stats.get("engine", "bfs")
         if report is not None:
             out["verify"] = {"ok": report.ok, "facets_checked": report.facets_checked, "problems": report.problems}
         print(json.dumps(out))
@@ -172,8 +184,11 @@ def cmd_count(args):
         where = f"{res.slice!r}; in plane coordinates {res.domain!r}" if res.slice is not None else repr(res.domain)
         print(f"domain           {where}{kind}")
         print(f"activation regions {res.label()}")
-        lin = res.linear_regions if res.linear_regions is not None else "n/a (incomplete count)"
+        lin = res.linear_regions if res.linear_regions is not None else (
+            "n/a (incomplete count)" if not res.complete else "n/a (subdivision engine: use --engine bfs)")
         print(f"linear regions   {lin}")
+        print(f"engine           {res.stats.get('engine', 'bfs')}"
+              + (f" ({res.numerics['engine_note']})" if res.numerics.get("engine_note") else ""))
         print(f"seconds          {res.stats['seconds']:.3f}")
         print(f"LP / QP solves   {res.stats['lp_solves']} / {res.stats['qp_solves']}")
         nd = len(res.numerics["near_degenerate"])
@@ -223,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--tol", type=float, default=Tolerances().inradius,
                    help="inradius/facet tolerance (default %(default)g)")
     c.add_argument("--verify", action="store_true", help="re-check completeness with one LP per row")
+    c.add_argument("--engine", default="auto", choices=["auto", "bfs", "subdivision"],
+                   help="auto (default): the vectorised subdivision for polytope domains and L2 balls in "
+                        "dimension <= 6, else the LP traversal (bfs, which also gives linear regions)")
+    c.add_argument("--linear", dest="verify_graph", action="store_true",
+                   help="compute linear regions (forces the bfs engine)")
+    c.add_argument("--workers", type=int, default=1, help="local processes for the subdivision engine")
+    c.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:PORT) for the subdivision engine")
+    c.add_argument("--checkpoint", help="folder for a resumable subdivision run (finished batches, region shards)")
     c.add_argument("--quiet", action="store_true", help="no progress on stderr")
     c.set_defaults(func=cmd_count)
     pl = sub.add_parser("plot", help="draw the regions of a 2-D input as exact polygons (PNG)")

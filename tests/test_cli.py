@@ -46,9 +46,10 @@ def test_npy_centre_and_verify(capsys, tmp_path):
 
 
 def test_max_regions_is_shown_as_lower_bound(capsys):
-    code, out, _ = run(capsys, "count", NET, "--box", "-1", "1", "--max-regions", "5", "--quiet")
+    code, out, _ = run(capsys, "count", NET, "--box", "-1", "1", "--max-regions", "5", "--engine", "bfs", "--quiet")
     assert code == 0 and ">= 5 (lower bound" in out
-    code, out, _ = run(capsys, "count", NET, "--box", "-1", "1", "--max-regions", "5", "--json", "--quiet")
+    code, out, _ = run(capsys, "count", NET, "--box", "-1", "1", "--max-regions", "5", "--json", "--quiet",
+                       "--engine", "bfs")
     res = json.loads(out)
     assert res["complete"] is False and res["lower_bound"] is True and res["activation_regions"] == 5
 

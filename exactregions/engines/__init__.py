@@ -1,30 +1,98 @@
-"""Counting engines: the LP breadth-first traversal, and exact 1-D / 2-D slices."""
+"""Counting engines: the LP breadth-first traversal (general), the vectorised subdivision
+(polytope domains in low dimension, parallel), and exact 1-D / 2-D slices."""
 
 from __future__ import annotations
 
+import time
+
+import networkx as nx
+import numpy as np
+
 from ..domains import Plane, Segment
+from ..result import Region, RegionCount
 from .bfs import count_regions as count_regions_bfs
 from .region import Tolerances
 from .segment import count_segment
+from .subdivision import Degenerate, plan, supports
 
-__all__ = ["count_regions", "count_regions_bfs", "count_segment", "Tolerances"]
+__all__ = ["count_regions", "count_regions_bfs", "count_segment", "Tolerances", "ENGINES"]
+
+ENGINES = ("bfs", "subdivision", "auto")
+#: ``engine="auto"`` uses the subdivision up to this input dimension
+AUTO_MAX_DIM = 6
 
 
-def count_regions(net, domain, **kwargs):
+def count_regions(net, domain, *, engine: str = "bfs", workers: int = 1, scheduler: str | None = None,
+                  checkpoint=None, **kwargs) -> RegionCount:
     """Count the full-dimensional activation regions of ``net`` meeting the open ``domain``.
 
+    engine: ``"bfs"`` (default: the general LP traversal, with the adjacency graph, linear
+        regions and affine maps), ``"subdivision"`` (vectorised, no LP, polytope domains and L2
+        balls; patterns and points only), or ``"auto"`` (subdivision where it applies, in
+        dimension <= 6, else, or on a degenerate configuration, the BFS).
+    workers, scheduler, checkpoint: parallel and resumable runs of the subdivision
+        (:func:`exactregions.engines.parallel.run_plan`).
+    Other keyword arguments (``max_regions``, ``time_limit``, ``tol``, ``progress``,
+    ``keep_regions``) are those of :func:`exactregions.engines.bfs.count_regions`.
+
     A :class:`~exactregions.domains.Segment` is counted by 1-D interval splitting; a
-    :class:`~exactregions.domains.Plane` by the traversal on the network composed with the
-    plane's map (the result's network, domain and points are in plane coordinates; its
-    ``slice`` attribute holds the plane); every other domain by the traversal
-    (:func:`exactregions.engines.bfs.count_regions`, whose parameters apply).
+    :class:`~exactregions.domains.Plane` on the network composed with the plane's map (the
+    result's network, domain and points are in plane coordinates; ``result.slice`` is the plane).
     """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine '{engine}': choose from {', '.join(ENGINES)}")
     if isinstance(domain, Segment):
         return count_segment(net, domain, tol=kwargs.get("tol"), keep_regions=kwargs.get("keep_regions", True))
     if isinstance(domain, Plane):
         if domain.dim != net.input_dim:
             raise ValueError(f"plane points have dimension {domain.dim} but the network takes {net.input_dim} inputs")
-        res = count_regions_bfs(net.compose_affine(domain.basis, domain.p0), domain.domain_2d(), **kwargs)
+        res = count_regions(net.compose_affine(domain.basis, domain.p0), domain.domain_2d(), engine=engine,
+                            workers=workers, scheduler=scheduler, checkpoint=checkpoint, **kwargs)
         res.slice = domain
         return res
-    return count_regions_bfs(net, domain, **kwargs)
+    note = None
+    if domain.dim != net.input_dim:
+        raise ValueError(f"domain has dimension {domain.dim} but the network takes {net.input_dim} inputs")
+    wants_sub = engine == "subdivision" or (engine == "auto" and domain.dim <= AUTO_MAX_DIM)
+    if wants_sub and supports(domain):
+        try:
+            return count_regions_subdivision(net, domain, workers=workers, scheduler=scheduler,
+                                             checkpoint=checkpoint, **kwargs)
+        except Degenerate as e:
+            if engine == "subdivision":
+                raise
+            note = f"subdivision not usable ({e}): counted by the BFS"
+    elif engine == "subdivision":
+        raise ValueError(f"the subdivision engine does not handle {domain!r}: use engine='bfs'")
+    res = count_regions_bfs(net, domain, **kwargs)
+    if note:
+        res.numerics["engine_note"] = note
+    return res
+
+
+def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpoint=None, max_regions=None,
+                              time_limit=None, tol=None, progress=None, keep_regions=True,
+                              batch_cells: int = 512) -> RegionCount:
+    """The subdivision engine as a :class:`RegionCount` (no graph, no linear regions, no
+    affine maps; ``inradius`` is not computed and reads NaN)."""
+    from .parallel import run_plan
+
+    t0 = time.perf_counter()
+    tol = tol or Tolerances()
+    p = plan(net, domain, batch_cells=batch_cells)
+    if not p.batches:  # no hidden neuron: the domain is one region
+        patterns, points, count, stop, st = np.zeros((1, 0), bool), domain.seed_point()[None], 1, None, {}
+    else:
+        patterns, points, count, stop, st = run_plan(p, workers=workers, scheduler=scheduler, checkpoint=checkpoint,
+                                                     keep=keep_regions, time_limit=time_limit,
+                                                     max_regions=max_regions, progress=progress)
+    regions = [Region(pattern=q, point=x, inradius=float("nan"), affine=None) for q, x in zip(patterns, points)] \
+        if keep_regions else []
+    g = nx.Graph()
+    g.add_nodes_from(range(len(regions)))
+    stats = {"seconds": time.perf_counter() - t0, "lp_solves": 0, "qp_solves": st.get("qp_solves", 0),
+             "engine": "subdivision", "workers": workers, "scheduler": scheduler, **st}
+    numerics = {"tolerances": tol.to_dict(), "thin_regions_skipped": 0, "near_degenerate": [],
+                "seed_perturbed": None,
+                "linear_regions": "not computed by the subdivision engine (use engine='bfs')"}
+    return RegionCount(count, None, stop is None, regions, g, stats, numerics, stop, net, domain, tol)

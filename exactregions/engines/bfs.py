@@ -72,46 +72,49 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
     facet_how = {"ray": 0, "known": 0, "lp": 0}
     stop_reason, last_report = None, t_start
 
-    while queue:
-        if max_regions is not None and len(regions) >= max_regions:
-            stop_reason = "max_regions"
-            break
-        if time_limit is not None and time.perf_counter() - t_start > time_limit:
-            stop_reason = "time_limit"
-            break
-        pattern = queue.popleft()
-        key = pattern.tobytes()
-        processed.add(key)
-        geo = analyse_region(net, pattern, unstable, (DA, Db), domain.l2_ball, oracle, tol, cap,
-                             known=known.pop(key, ()), directions=directions)
-        if geo is None or not geo.inradius > tol.inradius:
-            numerics["thin_regions_skipped"] += 1
-            continue
-        numerics["near_degenerate"].extend(geo.near)
-        keys.append(key)
-        if keep_regions:
-            regions.append(Region(pattern=pattern, point=geo.point, inradius=geo.inradius,
-                                  affine=net.affine_map(pattern)))
-        else:
-            regions.append(None)
-        for f in geo.facets:
-            facet_how[f.how] += 1
-            nb = net.pattern_across(pattern, f.point, geo.G[f.row], tol=tol.coincide)
-            nb[~unstable] = fixed[~unstable]
-            nkey = nb.tobytes()
-            if nkey == key:
-                numerics["near_degenerate"].append("crossing a facet did not change the pattern")
+    try:  # Ctrl-C ends the traversal with a partial count, labelled as such
+        while queue:
+            if max_regions is not None and len(regions) >= max_regions:
+                stop_reason = "max_regions"
+                break
+            if time_limit is not None and time.perf_counter() - t_start > time_limit:
+                stop_reason = "time_limit"
+                break
+            pattern = queue.popleft()
+            key = pattern.tobytes()
+            processed.add(key)
+            geo = analyse_region(net, pattern, unstable, (DA, Db), domain.l2_ball, oracle, tol, cap,
+                                 known=known.pop(key, ()), directions=directions)
+            if geo is None or not geo.inradius > tol.inradius:
+                numerics["thin_regions_skipped"] += 1
                 continue
-            edges.append((key, nkey))
-            if nkey not in processed:
-                known.setdefault(nkey, []).append((-geo.G[f.row], -geo.h[f.row]))
-            if nkey not in discovered:
-                discovered[nkey] = len(discovered)
-                queue.append(nb)
-        now = time.perf_counter()
-        if progress is not None and now - last_report > 0.5:
-            progress(len(regions), len(queue), now - t_start)
-            last_report = now
+            numerics["near_degenerate"].extend(geo.near)
+            keys.append(key)
+            if keep_regions:
+                regions.append(Region(pattern=pattern, point=geo.point, inradius=geo.inradius,
+                                      affine=net.affine_map(pattern)))
+            else:
+                regions.append(None)
+            for f in geo.facets:
+                facet_how[f.how] += 1
+                nb = net.pattern_across(pattern, f.point, geo.G[f.row], tol=tol.coincide)
+                nb[~unstable] = fixed[~unstable]
+                nkey = nb.tobytes()
+                if nkey == key:
+                    numerics["near_degenerate"].append("crossing a facet did not change the pattern")
+                    continue
+                edges.append((key, nkey))
+                if nkey not in processed:
+                    known.setdefault(nkey, []).append((-geo.G[f.row], -geo.h[f.row]))
+                if nkey not in discovered:
+                    discovered[nkey] = len(discovered)
+                    queue.append(nb)
+            now = time.perf_counter()
+            if progress is not None and now - last_report > 0.5:
+                progress(len(regions), len(queue), now - t_start)
+                last_report = now
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
 
     seconds = time.perf_counter() - t_start
     if progress is not None:

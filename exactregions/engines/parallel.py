@@ -1,0 +1,148 @@
+"""Running a subdivision plan: in this process, in local processes, or on a Dask cluster;
+with checkpoints that make a long run resumable and region records streamed to npz shards.
+
+The plan's batches are disjoint sets of cells (each cell is one region of the first layer ∩
+the domain), so the regions found in different batches are different: the total is a sum and
+the union of patterns needs no deduplication. The same batches come out of the same input,
+which is what lets a checkpoint say which batches are done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["run_plan", "fingerprint"]
+
+_WORKER_PLAN = None  # set in each worker process by _init_worker
+
+
+def _init_worker(plan):
+    global _WORKER_PLAN
+    _WORKER_PLAN = plan
+
+
+def _run_in_worker(i):
+    return i, _WORKER_PLAN.run(i)
+
+
+def _run_on_dask(i, plan):
+    return i, plan.run(i)
+
+
+def fingerprint(plan) -> str:
+    """Identifies the network, the domain and the batching of a plan."""
+    h = hashlib.sha256()
+    for w, b in zip(plan.net.weights, plan.net.biases):
+        h.update(np.ascontiguousarray(w).tobytes())
+        h.update(np.ascontiguousarray(b).tobytes())
+    h.update(json.dumps(plan.domain.to_dict(), sort_keys=True).encode())
+    h.update(str([c.n for c, _ in plan.batches]).encode())
+    return h.hexdigest()[:20]
+
+
+class _Checkpoint:
+    """A folder with ``manifest.json`` (done batches and their counts) and one npz shard per
+    batch (packed patterns and points): written atomically, read on resume."""
+
+    def __init__(self, folder, plan, keep):
+        self.dir = Path(folder)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.fp = fingerprint(plan)
+        self.n_hidden = plan.net.n_hidden
+        self.keep = keep
+        m = self.dir / "manifest.json"
+        self.done = {}
+        if m.exists():
+            data = json.loads(m.read_text())
+            if data.get("fingerprint") != self.fp:
+                raise ValueError(f"checkpoint {self.dir} belongs to another network, domain or batching: "
+                                 "use another folder or delete it")
+            self.done = {int(k): v for k, v in data["done"].items()}
+
+    def load(self, i):
+        with np.load(self.dir / f"batch_{i:06d}.npz") as z:
+            return np.unpackbits(z["patterns"], axis=1, count=self.n_hidden).astype(bool), z["points"]
+
+    def save(self, i, patterns, points):
+        tmp = self.dir / f"batch_{i:06d}.tmp.npz"
+        np.savez(tmp, patterns=np.packbits(patterns, axis=1), points=points)
+        os.replace(tmp, self.dir / f"batch_{i:06d}.npz")
+        self.done[i] = int(len(patterns))
+        tmp = self.dir / "manifest.json.tmp"
+        tmp.write_text(json.dumps({"fingerprint": self.fp, "done": self.done}))
+        os.replace(tmp, self.dir / "manifest.json")
+
+
+def run_plan(plan, *, workers: int = 1, scheduler: str | None = None, checkpoint=None, keep: bool = True,
+             time_limit: float | None = None, max_regions: int | None = None, progress=None):
+    """Run every batch of ``plan``; returns ``(patterns, points, count, stop_reason, stats)``.
+
+    ``workers`` > 1 uses local processes; ``scheduler`` ("tcp://host:port") a Dask cluster.
+    ``checkpoint`` (a folder) records finished batches: rerunning with the same folder resumes.
+    ``keep=False`` keeps no region in memory (count only; the checkpoint shards hold them).
+    ``time_limit``/``max_regions`` and Ctrl-C stop early: ``stop_reason`` says why, and the
+    count is a lower bound.
+    """
+    t0 = time.perf_counter()
+    n = len(plan.batches)
+    ck = _Checkpoint(checkpoint, plan, keep) if checkpoint is not None else None
+    pats, pts, count, resumed, qps = [], [], 0, 0, 0
+    if ck is not None:
+        for i, c in sorted(ck.done.items()):
+            count += c
+            resumed += 1
+            if keep:
+                p, q = ck.load(i)
+                pats.append(p), pts.append(q)
+    todo = [i for i in range(n) if ck is None or i not in ck.done]
+    stop = None
+    executor = client = None
+    try:
+        if scheduler is not None:
+            from dask.distributed import Client, as_completed
+            client = Client(scheduler)
+            plan_f = client.scatter(plan, broadcast=True)
+            results = (f.result() for f in as_completed(client.map(_run_on_dask, todo, plan=plan_f, pure=False)))
+        elif workers > 1 and len(todo) > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed as done_first
+            executor = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                           initializer=_init_worker, initargs=(plan,))
+            results = (f.result() for f in done_first([executor.submit(_run_in_worker, i) for i in todo]))
+        else:
+            results = ((i, plan.run(i)) for i in todo)
+        for finished, (i, (p, q, nqp)) in enumerate(results, start=1):
+            count += len(p)
+            qps += nqp
+            if ck is not None:
+                ck.save(i, p, q)
+            if keep:
+                pats.append(p), pts.append(q)
+            if progress is not None:
+                progress(count, len(todo) - finished, time.perf_counter() - t0)
+            if finished < len(todo):
+                if time_limit is not None and time.perf_counter() - t0 > time_limit:
+                    stop = "time_limit"
+                    break
+                if max_regions is not None and count >= max_regions:
+                    stop = "max_regions"
+                    break
+    except KeyboardInterrupt:
+        stop = "interrupted"
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=stop is None, cancel_futures=True)
+        if client is not None:
+            client.close()
+    d = plan.net.input_dim
+    patterns = np.concatenate(pats) if pats else np.zeros((0, plan.net.n_hidden), bool)
+    points = np.concatenate(pts) if pts else np.zeros((0, d))
+    stats = {"batches": n, "batches_resumed": resumed, "qp_solves": qps, "seconds_batches": time.perf_counter() - t0,
+             "checkpoint": str(ck.dir) if ck is not None else None}
+    return patterns, points, count, stop, stats

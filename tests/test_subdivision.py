@@ -1,0 +1,136 @@
+"""The vectorised subdivision engine against the BFS engine; parallel, Dask and resumable runs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from exactregions import Ball, Box, Network, Polytope, count_regions
+from exactregions.cli import main
+from exactregions.engines import count_regions_subdivision
+from exactregions.engines.parallel import run_plan
+from exactregions.engines.subdivision import Degenerate, plan
+
+from conftest import reference_cases, reference_net, random_net
+
+
+def _patterns(res):
+    return {r.pattern.tobytes() for r in res.regions}
+
+
+@pytest.mark.parametrize("case", reference_cases(), ids=[f"{c['net']}-{c['domain']['kind']}" for c in reference_cases()])
+def test_subdivision_reproduces_reference_counts(case):
+    net, dm = reference_net(case), case["domain"]
+    dom = Box(dm["lo"], dm["hi"], dim=net.input_dim) if dm["kind"] == "box" else Ball(dm["center"], dm["radius"])
+    assert count_regions(net, dom, engine="subdivision").activation_regions == case["activation_regions"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_engines_agree_region_for_region(seed):
+    rng = np.random.default_rng(seed)
+    d = 1 + seed % 5
+    widths = [int(w) for w in rng.integers(2, 10, size=1 + seed % 3)]
+    net = random_net(d, widths, seed=seed, slope=0.1 if seed % 4 == 3 else 0.0)
+    c = rng.uniform(-0.5, 0.5, size=d)
+    for dom in (Box(c - 0.8, c + 0.6), Ball(c, 0.7), Ball(c, 0.5, norm="inf", clip=Box(-0.6, 0.6, dim=d))):
+        sub = count_regions(net, dom, engine="subdivision")
+        bfs = count_regions(net, dom, engine="bfs")
+        assert sub.activation_regions == bfs.activation_regions
+        assert _patterns(sub) == _patterns(bfs)
+        assert all(dom.contains(r.point)[0] and np.array_equal(net.pattern(r.point), r.pattern) for r in sub.regions)
+
+
+def test_subdivision_on_a_general_polytope_and_a_disc_clipped_to_a_box():
+    net = random_net(2, [10, 10], seed=3)
+    tri = Polytope([[-1.0, 0.0], [0.0, -1.0], [1.0, 1.0]], [0.8, 0.8, 0.9])
+    assert count_regions(net, tri, engine="subdivision").activation_regions == count_regions(net, tri).activation_regions
+    dom = Ball([0.9, 0.0], 0.6, clip=Box(-1, 1, dim=2))
+    assert count_regions(net, dom, engine="subdivision").activation_regions == count_regions(net, dom).activation_regions
+
+
+def test_degenerate_input_falls_back_to_bfs():
+    # three lines through the origin: the third cuts two cells through an existing vertex
+    net = Network([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[1.0, 1.0, 1.0]]], [[0.0, 0.0, 0.0], [0.0]])
+    dom = Box(-1, 1, dim=2)
+    with pytest.raises(Degenerate):
+        count_regions(net, dom, engine="subdivision")
+    res = count_regions(net, dom, engine="auto")
+    assert res.activation_regions == 6 and "BFS" in res.numerics["engine_note"]
+    # coincident neurons and a line along the domain's edge cut nothing twice: no fallback needed
+    net2 = Network([[[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]], [[1.0, 1.0, 1.0]]], [[0.0, 0.0, 0.0], [0.0]])
+    res2 = count_regions(net2, Box([-1, 0], [1, 1]), engine="auto")
+    assert res2.activation_regions == 2 and "engine_note" not in res2.numerics
+
+
+def test_parallel_workers_match_serial():
+    net = random_net(3, [12, 12], seed=5)
+    dom = Box(-1, 1, dim=3)
+    serial = count_regions_subdivision(net, dom, batch_cells=16)
+    par = count_regions_subdivision(net, dom, batch_cells=16, workers=2)
+    assert serial.stats["batches"] > 2
+    assert par.activation_regions == serial.activation_regions and _patterns(par) == _patterns(serial)
+
+
+def test_dask_local_cluster_matches_serial():
+    distributed = pytest.importorskip("dask.distributed")
+    nets = [(random_net(2, [16, 16], seed=1), Ball([0.1, -0.2], 0.7)), (random_net(3, [8, 8, 8], seed=2), Box(-1, 1, dim=3))]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cl:
+        for net, dom in nets:
+            serial = count_regions_subdivision(net, dom, batch_cells=8)
+            remote = count_regions_subdivision(net, dom, batch_cells=8, scheduler=cl.scheduler_address)
+            assert remote.activation_regions == serial.activation_regions and _patterns(remote) == _patterns(serial)
+
+
+def test_checkpoint_resumes_after_an_interruption(tmp_path):
+    net = random_net(2, [12, 12], seed=4)
+    dom = Box(-1, 1, dim=2)
+    p = plan(net, dom, batch_cells=4)
+    full = count_regions_subdivision(net, dom, batch_cells=4)
+    calls = {"n": 0}
+    orig = type(p).run
+
+    def flaky(self, i):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return orig(self, i)
+
+    type(p).run = flaky
+    try:
+        _, _, partial, stop, _ = run_plan(p, checkpoint=tmp_path / "ck")
+    finally:
+        type(p).run = orig
+    assert stop == "interrupted" and 0 < partial < full.activation_regions
+    done = json.loads((tmp_path / "ck" / "manifest.json").read_text())["done"]
+    assert len(done) == 3
+    pats, pts, count, stop, st = run_plan(plan(net, dom, batch_cells=4), checkpoint=tmp_path / "ck")
+    assert stop is None and count == full.activation_regions and st["batches_resumed"] == 3
+    assert {q.tobytes() for q in pats} == _patterns(full)
+
+
+def test_checkpoint_of_another_network_is_refused(tmp_path):
+    dom = Box(-1, 1, dim=2)
+    run_plan(plan(random_net(2, [6, 6], seed=0), dom), checkpoint=tmp_path / "ck")
+    with pytest.raises(ValueError, match="another network"):
+        run_plan(plan(random_net(2, [6, 6], seed=1), dom), checkpoint=tmp_path / "ck")
+
+
+def test_count_only_keeps_no_regions_and_max_regions_is_a_lower_bound():
+    net = random_net(2, [16, 16], seed=6)
+    dom = Box(-1, 1, dim=2)
+    full = count_regions_subdivision(net, dom, batch_cells=8, keep_regions=False)
+    assert full.regions == [] and full.complete
+    part = count_regions_subdivision(net, dom, batch_cells=8, max_regions=10)
+    assert not part.complete and part.stop_reason == "max_regions" and 10 <= part.activation_regions < full.activation_regions
+
+
+def test_cli_engine_workers_and_checkpoint(tmp_path, capsys):
+    from exactregions.io import save_npz
+    save_npz(random_net(3, [10, 10], seed=7), tmp_path / "m.npz")
+    outs = {}
+    for extra in ([], ["--engine", "bfs"], ["--workers", "2"], ["--checkpoint", str(tmp_path / "ck")]):
+        assert main(["count", str(tmp_path / "m.npz"), "--box", "-1", "1", "--json", "--quiet", *extra]) == 0
+        outs[" ".join(extra)] = json.loads(capsys.readouterr().out)
+    assert len({o["activation_regions"] for o in outs.values()}) == 1
+    assert outs[""]["engine"] == "subdivision" and outs["--engine bfs"]["engine"] == "bfs"
+    assert (tmp_path / "ck" / "manifest.json").exists()
