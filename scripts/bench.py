@@ -1,7 +1,9 @@
-"""Benchmark of the exact engines (not a test): regions, seconds, regions/s, LP/QP per region.
+"""Benchmark of the exact engines (not a test): regions, in-call seconds, regions/s, LP and QP
+solves per region, peak memory, and speed-up with 1 and 2 worker processes.
 
-Nets: seeded He-normal weights, biases N(0, 0.5^2), float64. One thread.
-Usage: python scripts/bench.py [--quick] [--json out.json]
+Nets: seeded He-normal weights, biases N(0, 0.5^2), float64, one output. Each workload runs in
+a fresh process (so its peak RSS is its own), single-threaded BLAS.
+Usage: python scripts/bench.py [--quick] [--only NAME,...] [--json out.json]
 """
 
 from __future__ import annotations
@@ -9,14 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import subprocess
 import sys
 import time
-import resource
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
@@ -31,26 +35,40 @@ def he_net(d, widths, seed):
     return Network(Ws, bs)
 
 
-WORKLOADS = [
-    ("2-D [32,32,32] box [-1,1]^2", 2, [32, 32, 32], "box"),
-    ("2-D [32,32,32] disc c=(0.1,-0.2) r=0.7", 2, [32, 32, 32], "ball"),
-    ("2-D [64,64] box [-1,1]^2", 2, [64, 64], "box"),
-    ("2-D [64,64] disc c=(0.1,-0.2) r=0.7", 2, [64, 64], "ball"),
-    ("4-D [16,16] box [-1,1]^4", 4, [16, 16], "box"),
-]
+def _disc(d):
+    return Ball([0.1, -0.2] + [0.0] * (d - 2), 0.7)
 
 
-def run(name, d, widths, kind, seed=0):
-    net = he_net(d, widths, seed)
-    dom = Box(-1, 1, dim=d) if kind == "box" else Ball([0.1, -0.2] + [0.0] * (d - 2), 0.7)
+# name: (input dim, widths, domain maker, engine, workers, keep regions)
+WORKLOADS = {
+    "bfs-2d-32x32x32-box": (2, [32, 32, 32], lambda d: Box(-1, 1, dim=d), "bfs", 1, True),
+    "bfs-2d-32x32x32-disc": (2, [32, 32, 32], _disc, "bfs", 1, True),
+    "bfs-4d-16x16-box": (4, [16, 16], lambda d: Box(-1, 1, dim=d), "bfs", 1, True),
+    "sub-2d-32x32x32-box": (2, [32, 32, 32], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False),
+    "sub-2d-64x64-box": (2, [64, 64], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False),
+    "sub-2d-128x128-box": (2, [128, 128], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False),
+    "sub-4d-16x16-box": (4, [16, 16], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False),
+    "sub-4d-32x32-box": (4, [32, 32], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False),
+    "sub-5d-16x16-box": (5, [16, 16], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False),
+    "sub-2d-64x64-disc": (2, [64, 64], _disc, "subdivision", 1, False),
+    "sub-2d-64x64-disc-bbox": (2, [64, 64], lambda d: Box([-0.6, -0.9], [0.8, 0.5]), "subdivision", 1, False),
+    "sub-4d-32x32-box-2workers": (4, [32, 32], lambda d: Box(-1, 1, dim=d), "subdivision", 2, False),
+    "sub-5d-32x32-box-2workers": (5, [32, 32], lambda d: Box(-1, 1, dim=d), "subdivision", 2, False),
+}
+QUICK = ["bfs-2d-32x32x32-box", "sub-2d-32x32x32-box", "sub-4d-16x16-box"]
+
+
+def run_one(name):
+    d, widths, dom, engine, workers, keep = WORKLOADS[name]
+    net, domain = he_net(d, widths, 0), dom(d)
     t = time.perf_counter()
-    res = count_regions(net, dom)
+    res = count_regions(net, domain, engine=engine, workers=workers, keep_regions=keep)
     sec = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak so far
     n = res.activation_regions
     return {"workload": name, "regions": n, "complete": res.complete, "seconds": round(sec, 3),
             "regions_per_s": round(n / sec), "lp_per_region": round(res.stats["lp_solves"] / n, 3),
-            "qp_per_region": round(res.stats["qp_solves"] / n, 3), "peak_rss_MiB": round(peak, 1)}
+            "qp_per_region": round(res.stats["qp_solves"] / n, 4), "workers": workers,
+            "peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
 def digits_conv_net(seed=0, epochs=3):
@@ -81,15 +99,17 @@ def run_slices(radius=1.0, n_segments=1000):
 
     net, X = digits_conv_net()
     rows = []
-    plane = Plane(X[0], X[1], X[2], radius=radius)
-    t = time.perf_counter()
-    res = count_regions(net, plane)
-    sec = time.perf_counter() - t
-    rows.append({"workload": f"digits conv net {net.architecture}, plane through 3 images, disc r={radius}",
-                 "regions": res.activation_regions, "seconds": round(sec, 3),
-                 "regions_per_s": round(res.activation_regions / sec),
-                 "lp_per_region": round(res.stats["lp_solves"] / res.activation_regions, 3),
-                 "qp_per_region": round(res.stats["qp_solves"] / res.activation_regions, 3), "peak_rss_MiB": ""})
+    for engine in ("bfs", "subdivision"):
+        plane = Plane(X[0], X[1], X[2], radius=radius)
+        t = time.perf_counter()
+        res = count_regions(net, plane, engine=engine)
+        sec = time.perf_counter() - t
+        rows.append({"workload": f"digits-conv-plane-disc-r{radius:g}-{engine}", "regions": res.activation_regions,
+                     "complete": res.complete, "seconds": round(sec, 3),
+                     "regions_per_s": round(res.activation_regions / sec),
+                     "lp_per_region": round(res.stats["lp_solves"] / res.activation_regions, 3),
+                     "qp_per_region": round(res.stats["qp_solves"] / res.activation_regions, 4), "workers": 1,
+                     "peak_rss_MiB": ""})
     rng = np.random.default_rng(0)
     pairs = rng.integers(0, len(X), size=(n_segments, 2))
     t, total = time.perf_counter(), 0
@@ -97,31 +117,40 @@ def run_slices(radius=1.0, n_segments=1000):
         if i != j:
             total += count_regions(net, Segment(X[i], X[j]), keep_regions=False).activation_regions
     sec = time.perf_counter() - t
-    rows.append({"workload": f"digits conv net, {n_segments} segments between images", "regions": total,
+    rows.append({"workload": f"digits-conv-{n_segments}-segments", "regions": total, "complete": True,
                  "seconds": round(sec, 3), "regions_per_s": round(total / sec), "lp_per_region": 0.0,
-                 "qp_per_region": 0.0, "peak_rss_MiB": ""})
+                 "qp_per_region": 0.0, "workers": 1, "peak_rss_MiB": ""})
     return rows
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="only the first workload")
+    ap.add_argument("--quick", action="store_true", help="three small workloads")
+    ap.add_argument("--only", help="comma-separated workload names")
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one workload in this process
     ap.add_argument("--no-slices", action="store_true", help="skip the conv-net slice workloads")
     ap.add_argument("--json", help="also write the rows to this JSON file")
     args = ap.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one)))
+        return
+    names = QUICK if args.quick else (args.only.split(",") if args.only else list(WORKLOADS))
     rows = []
-    print("| workload | regions | seconds | regions/s | LP/region | QP/region | peak RSS MiB |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for w in WORKLOADS[:1] if args.quick else WORKLOADS:
-        r = run(*w)
+    print("| workload | regions | seconds | regions/s | LP/region | QP/region | workers | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+
+    def show(r):
         rows.append(r)
-        print(f"| {r['workload']} | {r['regions']:,} | {r['seconds']} | {r['regions_per_s']:,} | "
-              f"{r['lp_per_region']} | {r['qp_per_region']} | {r['peak_rss_MiB']} |", flush=True)
-    if not args.quick and not args.no_slices:
+        flag = "" if r["complete"] else " (LOWER BOUND)"
+        print(f"| {r['workload']} | {r['regions']:,}{flag} | {r['seconds']} | {r['regions_per_s']:,} | "
+              f"{r['lp_per_region']} | {r['qp_per_region']} | {r['workers']} | {r['peak_rss_MiB']} |", flush=True)
+
+    for name in names:
+        out = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True, check=True)
+        show(json.loads(out.stdout.strip().splitlines()[-1]))
+    if not args.quick and not args.no_slices and not args.only:
         for r in run_slices():
-            rows.append(r)
-            print(f"| {r['workload']} | {r['regions']:,} | {r['seconds']} | {r['regions_per_s']:,} | "
-                  f"{r['lp_per_region']} | {r['qp_per_region']} | |", flush=True)
+            show(r)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

@@ -30,8 +30,11 @@ from exactregions import Ball, Box, Network, Tolerances, count_regions  # noqa: 
 from exactregions.bounds import ALL_METHODS, all_bounds, critical_radius  # noqa: E402
 from exactregions.io import save_npz  # noqa: E402
 
+#: linear regions (which need the BFS engine's adjacency graph) are computed up to this count
+LINEAR_MAX_REGIONS = 5000
+
 KEY = ["input_dim", "hidden", "seed", "domain", "centre_kind", "radius"]
-COLUMNS = KEY + ["centre", "activation_regions", "linear_regions", "complete", "seconds", "lp_solves",
+COLUMNS = KEY + ["centre", "activation_regions", "linear_regions", "complete", "engine", "seconds", "lp_solves",
                  "qp_solves", "critical_radius"] + [f"bound_{m}" for m in ALL_METHODS] + \
           [f"ratio_{m}" for m in ALL_METHODS] + ["model_file"]
 
@@ -92,13 +95,18 @@ def compute_row(d, widths, seed, domain_kind, centre_kind, radius, models_dir: P
         save_npz(net, models_dir / name)
     c = centre_of(d, widths, seed, centre_kind)
     dom = Ball(c, radius) if domain_kind == "ball" else Box(c - radius, c + radius)
-    res = count_regions(net, dom, time_limit=time_limit)
-    bounds = all_bounds(net, dom)
+    res = count_regions(net, dom, engine="auto", time_limit=time_limit, keep_regions=False)
     n = res.activation_regions
+    linear = res.linear_regions
+    if linear is None and res.complete and n <= LINEAR_MAX_REGIONS:  # the BFS gives linear regions
+        lin = count_regions(net, dom, engine="bfs", time_limit=time_limit)
+        linear = lin.linear_regions if lin.complete else None
+    bounds = all_bounds(net, dom)
     row = dict(zip(KEY, key_of(d, widths, seed, domain_kind, centre_kind, radius)))
     row.update({"centre": ";".join(f"{v:.17g}" for v in c), "activation_regions": n,
-                "linear_regions": "" if res.linear_regions is None else res.linear_regions,
-                "complete": res.complete, "seconds": f"{res.stats['seconds']:.4f}",
+                "linear_regions": "" if linear is None else linear,
+                "complete": res.complete, "engine": res.stats.get("engine", "bfs"),
+                "seconds": f"{res.stats['seconds']:.4f}",
                 "lp_solves": res.stats["lp_solves"], "qp_solves": res.stats["qp_solves"],
                 "critical_radius": f"{critical_radius(net, c):.6g}" if domain_kind == "ball" else "",
                 "model_file": f"{models_dir.name}/{name}"})

@@ -126,98 +126,148 @@ def initial_cell(domain, n_neurons: int):
                  np.zeros(E.shape[0], int), np.zeros((1, n_neurons), bool), np.zeros(1, int)), m
 
 
+class _Work:
+    """One layer's cells in growable buffers, split in place; ``vals`` holds every neuron of
+    the layer at every vertex (new vertices get theirs by interpolation: exact, since the
+    layer's pre-activations are affine on each cell)."""
+
+    def __init__(self, cells: Cells, A, c):
+        self.d = cells.V.shape[1]
+        self.A, self.c = A, c
+        self.nv, self.ne, self.nc = cells.V.shape[0], cells.E.shape[0], cells.n
+        cv, ce, cc = 2 * self.nv + 64, 2 * self.ne + 64, 2 * self.nc + 16
+        n_l = A.shape[1]
+        self.V = _buffer(cells.V, cv)
+        self.vcell = _buffer(cells.vcell, cv)
+        self.T = _buffer(cells.T, cv)
+        self.E = _buffer(cells.E, ce)
+        self.ecell = _buffer(cells.ecell, ce)
+        self.bits = _buffer(cells.bits, cc)
+        self.parent = _buffer(cells.parent, cc)
+        self.vals = np.empty((cv, n_l))
+        for lo in range(0, self.nv, 4096):  # chunks bound the temporary A[pv]
+            hi = min(self.nv, lo + 4096)
+            pv = self.parent[self.vcell[lo:hi]]
+            self.vals[lo:hi] = np.einsum("vd,vnd->vn", self.V[lo:hi], A[pv]) + c[pv]
+
+    def reserve(self, add_v, add_e, add_c):
+        for name, count, add in (("V", self.nv, add_v), ("vcell", self.nv, add_v), ("T", self.nv, add_v),
+                                 ("vals", self.nv, add_v), ("E", self.ne, add_e), ("ecell", self.ne, add_e),
+                                 ("bits", self.nc, add_c), ("parent", self.nc, add_c)):
+            arr = getattr(self, name)
+            if count + add > arr.shape[0]:
+                setattr(self, name, _buffer(arr[:count], 2 * (count + add)))
+
+    def cells(self) -> Cells:
+        nv, ne, nc = self.nv, self.ne, self.nc
+        return Cells(self.V[:nv].copy(), self.vcell[:nv].copy(), self.T[:nv].copy(), self.E[:ne].copy(),
+                     self.ecell[:ne].copy(), self.bits[:nc].copy(), self.parent[:nc].copy())
+
+
+def _buffer(arr, capacity):
+    out = np.empty((capacity,) + arr.shape[1:], dtype=arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
 @functools.lru_cache(maxsize=16)
 def _drop_one(k: int) -> np.ndarray:
     """Rows: the indices 0..k-1 without one of them, for each one in turn (shape (k, k-1))."""
     return np.array([[i for i in range(k) if i != j] for j in range(k)], dtype=np.intp).reshape(k, k - 1)
 
 
-def split(cells: Cells, a: np.ndarray, c: np.ndarray, j: int, cid: int, tol: float) -> Cells:
-    """Split every cell by the hyperplane ``a[parent] . x + c[parent] = 0`` (neuron ``j``,
-    constraint id ``cid``); sets pattern bit ``j``."""
-    d = cells.V.shape[1]
-    pv = cells.parent[cells.vcell]
-    s = np.einsum("ij,ij->i", cells.V, a[pv]) + c[pv]
+def split(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
+    """Split every cell of ``w`` by the hyperplane of the layer's neuron ``i`` (pattern bit
+    ``j``, constraint id ``cid``), in place; sets bit ``j`` of every cell."""
+    d, nv, ne, nc = w.d, w.nv, w.ne, w.nc
+    s = w.vals[:nv, i]
+    vcell = w.vcell[:nv]
     pos = s > 0
-    n = cells.n
-    has_pos = np.bincount(cells.vcell, weights=pos, minlength=n) > 0
-    has_neg = np.bincount(cells.vcell, weights=s < 0, minlength=n) > 0
+    has_pos = np.bincount(vcell, weights=pos, minlength=nc) > 0
+    has_neg = np.bincount(vcell, weights=s < 0, minlength=nc) > 0
     cut = has_pos & has_neg
-    cells.bits[:, j] = has_pos
+    w.bits[:nc, j] = has_pos
     if not cut.any():
-        return cells
-    vcut = cut[cells.vcell]
-    near = vcut & (np.abs(s) <= tol * (1.0 + np.abs(c[pv])))
-    if near.any():  # confirm with the scale of the affine form at those vertices
-        k_ = np.flatnonzero(near)
-        scale = np.abs(a[pv[k_]]).sum(axis=1) * np.maximum(1.0, np.abs(cells.V[k_]).max(axis=1)) + np.abs(c[pv[k_]])
-        if np.any(np.abs(s[k_]) <= tol * scale):
+        return
+    vcut = cut[vcell]
+    cand = np.flatnonzero(vcut & (np.abs(s) <= 1e-6))
+    if cand.size:  # confirm against the scale of the affine form there
+        pv = w.parent[vcell[cand]]
+        a, c = w.A[pv, i], w.c[pv, i]
+        scale = np.abs(a).sum(axis=1) * np.maximum(1.0, np.abs(w.V[cand]).max(axis=1)) + np.abs(c)
+        if np.any(np.abs(s[cand]) <= tol * scale):
             raise Degenerate(f"a vertex lies on the hyperplane of neuron {j}")
     k = int(cut.sum())
-    newid = np.full(n, -1)
-    newid[cut] = n + np.arange(k)
-    # vertices on the negative side of a cut cell move to the new cell
-    vneg = vcut & ~pos
-    vcell = cells.vcell.copy()
-    vcell[vneg] = newid[cells.vcell[vneg]]
-    # edges: same side stay (negative ones move), crossing ones are split
-    u, w = cells.E[:, 0], cells.E[:, 1]
-    cross = pos[u] != pos[w]
-    ecell = cells.ecell.copy()
-    eneg = ~cross & vneg[u]
-    ecell[eneg] = newid[cells.ecell[eneg]]
-    cu, cw = u[cross], w[cross]
+    newid = np.full(nc, -1)
+    newid[cut] = nc + np.arange(k)
+    negmask = vcut & ~pos
+    u, v = w.E[:ne, 0], w.E[:ne, 1]
+    cross = pos[u] != pos[v]
+    ci = np.flatnonzero(cross)
+    en = np.flatnonzero(~cross & negmask[u])  # edges of the negative halves move to the new cells
+    w.ecell[en] = newid[w.ecell[en]]
+    old_cell = w.ecell[ci]
+    vn = np.flatnonzero(negmask)
+    w.vcell[vn] = newid[w.vcell[vn]]
+    cu, cw = u[ci], v[ci]
     su, sw = s[cu], s[cw]
-    t = su / (su - sw)
-    P = cells.V[cu] + t[:, None] * (cells.V[cw] - cells.V[cu])
-    Tu, Tw = cells.T[cu], cells.T[cw]
-    common = (Tu[:, :, None] == Tw[:, None, :]).any(axis=2)  # (x, d): entries of Tu shared with Tw
+    t = (su / (su - sw))[:, None]
+    P = w.V[cu] + t * (w.V[cw] - w.V[cu])
+    vals = w.vals[cu] + t * (w.vals[cw] - w.vals[cu])
+    Tu, Tw = w.T[cu], w.T[cw]
+    common = (Tu[:, :, None] == Tw[:, None, :]).any(axis=2)
     if not np.all(common.sum(axis=1) == d - 1):
         raise Degenerate("an edge's ends do not share d-1 constraints (not a simple cell)")
     S = Tu[common].reshape(len(Tu), d - 1)
     Tnew = np.sort(np.hstack([S, np.full((S.shape[0], 1), cid)]), axis=1)
-    old_cell = cells.ecell[cross]
-    nx_ = cross.sum()
-    nv = cells.V.shape[0]
-    wpos = nv + np.arange(nx_)           # copies in the positive (old-id) half
-    wneg = nv + nx_ + np.arange(nx_)     # copies in the negative (new-id) half
-    pos_end = np.where(pos[cu], cu, cw)
-    neg_end = np.where(pos[cu], cw, cu)
-    # join the two new vertices of every 2-face: same cell, same d-2 shared constraints
-    if d == 1:
-        pairs = np.zeros((0, 2), int)
+    nx_ = ci.size
+    pairs = _pair_new_vertices(S, old_cell, cid, d) if d > 1 else np.zeros((0, 2), int)
+    npair = pairs.shape[0]
+    w.reserve(2 * nx_, nx_ + 2 * npair, k)
+    wpos, wneg = nv + np.arange(nx_), nv + nx_ + np.arange(nx_)
+    new_cell = newid[old_cell]
+    sl = slice(nv, nv + 2 * nx_)
+    w.V[sl] = np.concatenate([P, P])
+    w.vcell[sl] = np.concatenate([old_cell, new_cell])
+    w.T[sl] = np.concatenate([Tnew, Tnew])
+    w.vals[sl] = np.concatenate([vals, vals])
+    pos_u = pos[cu]
+    w.E[ci, 0] = np.where(pos_u, cu, cw)  # the positive part of each crossing edge keeps its row
+    w.E[ci, 1] = wpos
+    p0, p1 = pairs[:, 0], pairs[:, 1]
+    el = slice(ne, ne + nx_ + 2 * npair)
+    w.E[el] = np.concatenate([np.stack([wneg, np.where(pos_u, cw, cu)], axis=1),
+                              np.stack([wpos[p0], wpos[p1]], axis=1), np.stack([wneg[p0], wneg[p1]], axis=1)])
+    w.ecell[el] = np.concatenate([new_cell, old_cell[p0], new_cell[p0]])
+    cs = slice(nc, nc + k)
+    w.bits[cs] = w.bits[:nc][cut]
+    w.bits[cs, j] = False  # the new cells are the negative halves; the old ids keep bit True
+    w.parent[cs] = w.parent[:nc][cut]
+    w.nv, w.ne, w.nc = nv + 2 * nx_, ne + nx_ + 2 * npair, nc + k
+
+
+def _pair_new_vertices(S, old_cell, cid, d):
+    """Pairs of crossing edges on a common 2-face: same cell, same ``d - 2`` shared constraints
+    (a convex 2-face cut by a hyperplane is cut in exactly two edges)."""
+    nx_ = S.shape[0]
+    drop = _drop_one(d - 1)
+    base = int(max(cid, S.max(initial=0))) + 1
+    if base ** (d - 1) * (int(old_cell.max(initial=0)) + 1) < 2 ** 62:  # one integer per 2-face
+        powers = base ** np.arange(d - 3, -1, -1, dtype=np.int64)
+        code = ((S[:, drop] @ powers) + (old_cell * base ** (d - 2))[:, None]).ravel()
+        order = np.argsort(code, kind="stable")
+        cs = code[order]
+        same = cs[1:] == cs[:-1]
     else:
-        drop = _drop_one(d - 1)
-        base = int(max(cid, S.max(initial=0))) + 1
-        if base ** (d - 1) * (int(old_cell.max(initial=0)) + 1) < 2 ** 62:  # one integer per 2-face
-            powers = base ** np.arange(d - 3, -1, -1, dtype=np.int64)
-            code = (S[:, drop] @ powers) + (old_cell * base ** (d - 2))[:, None]  # (nx, d-1)
-            code = code.ravel()
-            order = np.argsort(code, kind="stable")
-            cs = code[order]
-            same = cs[1:] == cs[:-1]
-        else:
-            keys = np.concatenate([np.repeat(old_cell, d - 1)[:, None], S[:, drop].reshape(-1, d - 2)], axis=1)
-            order = np.lexsort(keys.T[::-1])
-            ks = keys[order]
-            same = np.all(ks[1:] == ks[:-1], axis=1)
-        ow = order // (d - 1)  # the crossing edge each key came from
-        starts = np.flatnonzero(np.r_[True, ~same])
-        sizes = np.diff(np.r_[starts, nx_ * (d - 1)])
-        if np.any(sizes != 2):
-            raise Degenerate("a 2-face is not cut in exactly two edges")
-        pairs = np.stack([ow[starts], ow[starts + 1]], axis=1)
-    E = np.concatenate([cells.E[~cross],
-                        np.stack([pos_end, wpos], axis=1), np.stack([wneg, neg_end], axis=1),
-                        np.stack([wpos[pairs[:, 0]], wpos[pairs[:, 1]]], axis=1),
-                        np.stack([wneg[pairs[:, 0]], wneg[pairs[:, 1]]], axis=1)])
-    pc = old_cell[pairs[:, 0]] if len(pairs) else np.zeros(0, int)
-    ecell = np.concatenate([ecell[~cross], old_cell, newid[old_cell], pc, newid[pc]])
-    bits = np.concatenate([cells.bits, cells.bits[cut]])
-    bits[n:, j] = False  # the new ids are the negative halves; the old ids keep bit True
-    return Cells(np.concatenate([cells.V, P, P]), np.concatenate([vcell, old_cell, newid[old_cell]]),
-                 np.concatenate([cells.T, Tnew, Tnew]), E, ecell, bits,
-                 np.concatenate([cells.parent, cells.parent[cut]]))
+        keys = np.concatenate([np.repeat(old_cell, d - 1)[:, None], S[:, drop].reshape(-1, d - 2)], axis=1)
+        order = np.lexsort(keys.T[::-1])
+        ks = keys[order]
+        same = np.all(ks[1:] == ks[:-1], axis=1)
+    owner = order // (d - 1)
+    starts = np.flatnonzero(np.r_[True, ~same])
+    if np.any(np.diff(np.r_[starts, nx_ * (d - 1)]) != 2):
+        raise Degenerate("a 2-face is not cut in exactly two edges")
+    return np.stack([owner[starts], owner[starts + 1]], axis=1)
 
 
 def _prune_ball(cells: Cells, center, radius) -> Cells:
@@ -285,12 +335,14 @@ def _advance(net, cells: Cells, l: int, maps, unstable, fixed, m_dom, tol, ball)
     """Split the cells by every neuron of layer ``l``; return them with layer l+1's affine maps."""
     A, c = maps
     sl = net.layer_slices()[l]
+    work = _Work(cells, A, c)
     for i in range(sl.stop - sl.start):
         j = sl.start + i
         if unstable[j]:
-            cells = split(cells, A[:, i, :], c[:, i], j, m_dom + j, tol)
+            split(work, i, j, m_dom + j, tol)
         else:
-            cells.bits[:, j] = fixed[j]
+            work.bits[:work.nc, j] = fixed[j]
+    cells = work.cells()
     if ball is not None:
         cells = _prune_ball(cells, *ball)
     if l + 1 == len(net.hidden_widths):
