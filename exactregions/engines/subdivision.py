@@ -135,7 +135,7 @@ class _Work:
         self.d = cells.V.shape[1]
         self.A, self.c = A, c
         self.nv, self.ne, self.nc = cells.V.shape[0], cells.E.shape[0], cells.n
-        cv, ce, cc = 2 * self.nv + 64, 2 * self.ne + 64, 2 * self.nc + 16
+        cv, ce, cc = 8 * self.nv + 256, 8 * self.ne + 256, 8 * self.nc + 64  # few regrowths
         n_l = A.shape[1]
         self.V = _buffer(cells.V, cv)
         self.vcell = _buffer(cells.vcell, cv)
@@ -183,8 +183,10 @@ def split(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
     s = w.vals[:nv, i]
     vcell = w.vcell[:nv]
     pos = s > 0
-    has_pos = np.bincount(vcell, weights=pos, minlength=nc) > 0
-    has_neg = np.bincount(vcell, weights=s < 0, minlength=nc) > 0
+    has_pos = np.zeros(nc, bool)
+    has_pos[vcell[pos]] = True
+    has_neg = np.zeros(nc, bool)
+    has_neg[vcell[s < 0]] = True
     cut = has_pos & has_neg
     w.bits[:nc, j] = has_pos
     if not cut.any():
@@ -226,11 +228,11 @@ def split(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
     w.reserve(2 * nx_, nx_ + 2 * npair, k)
     wpos, wneg = nv + np.arange(nx_), nv + nx_ + np.arange(nx_)
     new_cell = newid[old_cell]
-    sl = slice(nv, nv + 2 * nx_)
-    w.V[sl] = np.concatenate([P, P])
-    w.vcell[sl] = np.concatenate([old_cell, new_cell])
-    w.T[sl] = np.concatenate([Tnew, Tnew])
-    w.vals[sl] = np.concatenate([vals, vals])
+    for half, cell_ids in ((slice(nv, nv + nx_), old_cell), (slice(nv + nx_, nv + 2 * nx_), new_cell)):
+        w.V[half] = P
+        w.vcell[half] = cell_ids
+        w.T[half] = Tnew
+        w.vals[half] = vals
     pos_u = pos[cu]
     w.E[ci, 0] = np.where(pos_u, cu, cw)  # the positive part of each crossing edge keeps its row
     w.E[ci, 1] = wpos
