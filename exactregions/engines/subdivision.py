@@ -129,7 +129,12 @@ def initial_cell(domain, n_neurons: int):
 class _Work:
     """One layer's cells in growable buffers, split in place; ``vals`` holds every neuron of
     the layer at every vertex (new vertices get theirs by interpolation: exact, since the
-    layer's pre-activations are affine on each cell)."""
+    layer's pre-activations are affine on each cell).
+
+    ``R[p, i]``: neuron ``i`` cuts the layer's starting cell ``p``; ``B[p, i]``: it is positive
+    somewhere on ``p``. A cell inside ``p`` can only be cut by a neuron that cuts ``p``, and
+    otherwise takes the bit ``B[p, i]``: each split looks at the cells it can cut, not all.
+    """
 
     def __init__(self, cells: Cells, A, c):
         self.d = cells.V.shape[1]
@@ -144,15 +149,26 @@ class _Work:
         self.ecell = _buffer(cells.ecell, ce)
         self.bits = _buffer(cells.bits, cc)
         self.parent = _buffer(cells.parent, cc)
+        self.vpar = _buffer(cells.parent[cells.vcell], cv)
+        self.epar = _buffer(cells.parent[cells.ecell], ce)
         self.vals = np.empty((cv, n_l))
         for lo in range(0, self.nv, 4096):  # chunks bound the temporary A[pv]
             hi = min(self.nv, lo + 4096)
-            pv = self.parent[self.vcell[lo:hi]]
+            pv = self.vpar[lo:hi]
             self.vals[lo:hi] = np.einsum("vd,vnd->vn", self.V[lo:hi], A[pv]) + c[pv]
+        n_par = A.shape[0]
+        vp = self.vpar[:self.nv]
+        self.B = np.zeros((n_par, n_l), bool)
+        neg = np.zeros((n_par, n_l), bool)
+        for i in range(n_l):
+            self.B[vp[self.vals[:self.nv, i] > 0], i] = True
+            neg[vp[self.vals[:self.nv, i] < 0], i] = True
+        self.R = self.B & neg
 
     def reserve(self, add_v, add_e, add_c):
         for name, count, add in (("V", self.nv, add_v), ("vcell", self.nv, add_v), ("T", self.nv, add_v),
-                                 ("vals", self.nv, add_v), ("E", self.ne, add_e), ("ecell", self.ne, add_e),
+                                 ("vals", self.nv, add_v), ("vpar", self.nv, add_v), ("E", self.ne, add_e),
+                                 ("ecell", self.ne, add_e), ("epar", self.ne, add_e),
                                  ("bits", self.nc, add_c), ("parent", self.nc, add_c)):
             arr = getattr(self, name)
             if count + add > arr.shape[0]:
@@ -180,39 +196,46 @@ def split(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
     """Split every cell of ``w`` by the hyperplane of the layer's neuron ``i`` (pattern bit
     ``j``, constraint id ``cid``), in place; sets bit ``j`` of every cell."""
     d, nv, ne, nc = w.d, w.nv, w.ne, w.nc
-    s = w.vals[:nv, i]
-    vcell = w.vcell[:nv]
-    pos = s > 0
+    rel_par = w.R[:, i]
+    w.bits[:nc, j] = w.B[w.parent[:nc], i]
+    if not rel_par.any():
+        return
+    idx = np.flatnonzero(rel_par[w.vpar[:nv]])  # vertices of cells this neuron may cut
+    s = w.vals[idx, i]
+    vc = w.vcell[idx]
+    relc = rel_par[w.parent[:nc]]
     has_pos = np.zeros(nc, bool)
-    has_pos[vcell[pos]] = True
+    has_pos[vc[s > 0]] = True
     has_neg = np.zeros(nc, bool)
-    has_neg[vcell[s < 0]] = True
+    has_neg[vc[s < 0]] = True
+    w.bits[:nc, j] = np.where(relc, has_pos, w.bits[:nc, j])
     cut = has_pos & has_neg
-    w.bits[:nc, j] = has_pos
     if not cut.any():
         return
-    vcut = cut[vcell]
+    vcut = cut[vc]
     cand = np.flatnonzero(vcut & (np.abs(s) <= 1e-6))
     if cand.size:  # confirm against the scale of the affine form there
-        pv = w.parent[vcell[cand]]
+        pv = w.vpar[idx[cand]]
         a, c = w.A[pv, i], w.c[pv, i]
-        scale = np.abs(a).sum(axis=1) * np.maximum(1.0, np.abs(w.V[cand]).max(axis=1)) + np.abs(c)
+        scale = np.abs(a).sum(axis=1) * np.maximum(1.0, np.abs(w.V[idx[cand]]).max(axis=1)) + np.abs(c)
         if np.any(np.abs(s[cand]) <= tol * scale):
             raise Degenerate(f"a vertex lies on the hyperplane of neuron {j}")
     k = int(cut.sum())
     newid = np.full(nc, -1)
     newid[cut] = nc + np.arange(k)
-    negmask = vcut & ~pos
-    u, v = w.E[:ne, 0], w.E[:ne, 1]
-    cross = pos[u] != pos[v]
-    ci = np.flatnonzero(cross)
-    en = np.flatnonzero(~cross & negmask[u])  # edges of the negative halves move to the new cells
+    vn = idx[vcut & (s < 0)]  # vertices of the negative halves move to the new cells
+    eidx = np.flatnonzero(rel_par[w.epar[:ne]])
+    eidx = eidx[cut[w.ecell[eidx]]]  # edges of cut cells
+    u, v = w.E[eidx, 0], w.E[eidx, 1]
+    su_all, sv_all = w.vals[u, i], w.vals[v, i]
+    cross = (su_all > 0) != (sv_all > 0)
+    ci = eidx[cross]
+    en = eidx[~cross & (su_all < 0)]
     w.ecell[en] = newid[w.ecell[en]]
     old_cell = w.ecell[ci]
-    vn = np.flatnonzero(negmask)
     w.vcell[vn] = newid[w.vcell[vn]]
-    cu, cw = u[ci], v[ci]
-    su, sw = s[cu], s[cw]
+    cu, cw = u[cross], v[cross]
+    su, sw = su_all[cross], sv_all[cross]
     t = (su / (su - sw))[:, None]
     P = w.V[cu] + t * (w.V[cw] - w.V[cu])
     vals = w.vals[cu] + t * (w.vals[cw] - w.vals[cu])
@@ -228,12 +251,14 @@ def split(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
     w.reserve(2 * nx_, nx_ + 2 * npair, k)
     wpos, wneg = nv + np.arange(nx_), nv + nx_ + np.arange(nx_)
     new_cell = newid[old_cell]
+    par = w.parent[old_cell]
     for half, cell_ids in ((slice(nv, nv + nx_), old_cell), (slice(nv + nx_, nv + 2 * nx_), new_cell)):
         w.V[half] = P
         w.vcell[half] = cell_ids
         w.T[half] = Tnew
         w.vals[half] = vals
-    pos_u = pos[cu]
+        w.vpar[half] = par
+    pos_u = su > 0
     w.E[ci, 0] = np.where(pos_u, cu, cw)  # the positive part of each crossing edge keeps its row
     w.E[ci, 1] = wpos
     p0, p1 = pairs[:, 0], pairs[:, 1]
@@ -241,6 +266,7 @@ def split(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
     w.E[el] = np.concatenate([np.stack([wneg, np.where(pos_u, cw, cu)], axis=1),
                               np.stack([wpos[p0], wpos[p1]], axis=1), np.stack([wneg[p0], wneg[p1]], axis=1)])
     w.ecell[el] = np.concatenate([new_cell, old_cell[p0], new_cell[p0]])
+    w.epar[el] = np.concatenate([par, par[p0], par[p0]])
     cs = slice(nc, nc + k)
     w.bits[cs] = w.bits[:nc][cut]
     w.bits[cs, j] = False  # the new cells are the negative halves; the old ids keep bit True
