@@ -155,7 +155,7 @@ def cmd_count(args):
     if args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
     engine = args.engine
-    if engine == "auto" and (args.verify_graph or args.ball_method != "exact"):
+    if engine == "auto" and (args.linear or args.ball_method != "exact"):
         engine = "bfs"
     prog = Progress(not args.quiet)
     res = count_regions(net, domain, engine=engine, workers=args.workers, scheduler=args.scheduler,
@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--engine", default="auto", choices=["auto", "bfs", "subdivision"],
                    help="auto (default): the vectorised subdivision for polytope domains and L2 balls in "
                         "dimension <= 6, else the LP traversal (bfs, which also gives linear regions)")
-    c.add_argument("--linear", dest="verify_graph", action="store_true",
+    c.add_argument("--linear", action="store_true",
                    help="compute linear regions (forces the bfs engine)")
     c.add_argument("--workers", type=int, default=1, help="local processes for the subdivision engine")
     c.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:PORT) for the subdivision engine")
