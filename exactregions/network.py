@@ -198,36 +198,38 @@ class Network:
             P, q = g[:, None] * (w @ P), g * (w @ q + b)
         return self.weights[-1] @ P, self.weights[-1] @ q + self.biases[-1]
 
-    def pattern_across(self, pattern, point, direction, tol: float = 1e-9) -> np.ndarray:
-        """Pattern of the region entered by stepping from ``point`` along ``direction``.
+    def pattern_across(self, pattern, points, directions, tol: float = 1e-9) -> np.ndarray:
+        """Patterns of the regions entered by stepping from ``points`` along ``directions``.
 
-        ``point`` lies on a facet of the region of ``pattern``; ``direction`` points out of it.
-        Layer by layer, using the new pattern of the earlier layers, each neuron takes the
-        sign of its pre-activation at ``point``; where that is zero (distance to its
-        hyperplane at most ``tol``) it takes the sign of the directional derivative, i.e.
-        its sign at ``point + eps * direction`` for small ``eps > 0``. This flips every
-        neuron whose hyperplane contains the facet (coincident, rescaled or duplicated
-        neurons, and deeper neurons that are identically zero on one side) together.
+        Each point lies on a facet of the region of ``pattern``; its direction points out of
+        it (one point and direction, or k of each: then k patterns come back). Layer by layer,
+        using the new pattern of the earlier layers, each neuron takes the sign of its
+        pre-activation at the point; where that is zero (distance to its hyperplane at most
+        ``tol``) it takes the sign of the directional derivative, i.e. its sign at
+        ``point + eps * direction`` for small ``eps > 0``. This flips every neuron whose
+        hyperplane contains the facet (coincident, rescaled or duplicated neurons, and deeper
+        neurons that are identically zero on one side) together.
         """
         pattern = np.asarray(pattern, dtype=bool)
-        new = pattern.copy()
-        p = np.asarray(point, dtype=np.float64)
-        u = np.asarray(direction, dtype=np.float64)
-        d = self.input_dim
-        P, q = np.eye(d), np.zeros(d)
+        p = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        u = np.atleast_2d(np.asarray(directions, dtype=np.float64))
+        k, d = p.shape
+        new = np.repeat(pattern[None, :], k, axis=0)
+        P = np.broadcast_to(np.eye(d), (k, d, d))  # Jacobian of h_{l-1}, per point
+        q = p  # h_{l-1} at the points
+        dq = u  # its derivative along the directions
         for sl, w, b, s, lin in zip(self.layer_slices(), self.weights[:-1], self.biases[:-1], self.slopes,
                                     self.linear):
-            A = w @ P
-            c = w @ q + b
-            z = A @ p + c
-            dz = A @ u
-            norm = np.linalg.norm(A, axis=1)
+            z = q @ w.T + b
+            dz = dq @ w.T
+            norm = np.linalg.norm(np.einsum("ij,kjd->kid", w, P), axis=2)
             on = np.abs(z) <= tol * np.maximum(norm, 1e-300)
             bits = np.where(on, dz > 0, z > 0) | lin
-            new[sl] = bits
+            new[:, sl] = bits
             g = np.where(bits, 1.0, s)
-            P, q = g[:, None] * A, g * c
-        return new
+            P = g[:, :, None] * np.einsum("ij,kjd->kid", w, P)
+            q, dq = g * z, g * dz
+        return new[0] if np.ndim(points) == 1 else new
 
     def boundary_distance(self, X, zero_row: float = 1e-12) -> np.ndarray:
         """Euclidean distance from each point to the boundary of its activation region.

@@ -51,12 +51,11 @@ def _new_highs():
 
 
 def _rowwise(A: np.ndarray):
-    """Dense matrix in HiGHS row-wise sparse form (start, index, value)."""
+    """Dense matrix in HiGHS row-wise form (start, index, value); zeros are kept (harmless)."""
     m, n = A.shape
-    mask = A != 0
-    start = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int32)
-    cols = np.broadcast_to(np.arange(n, dtype=np.int32), (m, n))
-    return start, cols[mask].astype(np.int32), A[mask].astype(np.float64)
+    start = np.arange(0, m * n + 1, n, dtype=np.int32)
+    index = np.tile(np.arange(n, dtype=np.int32), m)
+    return start, index, np.ascontiguousarray(A, dtype=np.float64).ravel()
 
 
 def _lp(cost, col_lo, col_hi, A, row_lo, row_hi) -> highspy.HighsLp:
@@ -84,6 +83,13 @@ class Oracle:
     lp_solves: int = 0
     qp_solves: int = 0
     retries: int = 0
+    _lp_solver: object = None  # one HiGHS instance reused by successive PolytopeLPs
+
+    def lp_solver(self):
+        """The HiGHS instance that :class:`PolytopeLP` loads its models into (options set once)."""
+        if self._lp_solver is None:
+            self._lp_solver = _new_highs()
+        return self._lp_solver
 
     def _solve(self, h: highspy.Highs, what: str, qp: bool = False, unbounded_ok: bool = False):
         """Run ``h``: the optimal column values, or None if infeasible; else retry, else raise."""
@@ -247,7 +253,7 @@ class PolytopeLP:
         cost[-1] = -1.0  # HiGHS minimises: maximise t
         self._lp = _lp(cost, np.r_[np.full(self.d, -INF), -INF], np.r_[np.full(self.d, INF), cap],
                        A, np.full(self.m, -INF), self.h)
-        self.hs = _new_highs()
+        self.hs = oracle.lp_solver()
         self.hs.passModel(self._lp)
         self._box_mode = False
 

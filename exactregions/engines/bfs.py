@@ -95,9 +95,10 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
                                       affine=net.affine_map(pattern)))
             else:
                 regions.append(None)
-            for f in geo.facets:
+            nbs = net.pattern_across(pattern, [f.point for f in geo.facets], geo.G[[f.row for f in geo.facets]],
+                                     tol=tol.coincide) if geo.facets else []
+            for f, nb in zip(geo.facets, nbs):
                 facet_how[f.how] += 1
-                nb = net.pattern_across(pattern, f.point, geo.G[f.row], tol=tol.coincide)
                 nb[~unstable] = fixed[~unstable]
                 nkey = nb.tobytes()
                 if nkey == key:
