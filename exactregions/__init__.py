@@ -1,6 +1,6 @@
 """exactregions: exact counts of the linear regions of ReLU networks, held against theory."""
 
-from .domains import Ball, Box, Domain, DomainError, Polytope, Whole
+from .domains import Ball, Box, Domain, DomainError, Plane, Polytope, Segment, Whole
 from .engines import Tolerances, count_regions
 from .network import Network, NetworkError
 from .oracle import SolverError
@@ -8,5 +8,5 @@ from .result import Region, RegionCount
 
 __version__ = "0.1.0"
 
-__all__ = ["Network", "NetworkError", "Ball", "Box", "Polytope", "Whole", "Domain", "DomainError",
+__all__ = ["Network", "NetworkError", "Ball", "Box", "Polytope", "Whole", "Segment", "Plane", "Domain", "DomainError",
            "count_regions", "Tolerances", "Region", "RegionCount", "SolverError", "__version__"]

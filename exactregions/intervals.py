@@ -27,21 +27,21 @@ def preactivation_bounds(net, domain, first_layer=None):
     tighter LP-based variants that pass their own bounds for every layer).
     """
     los, his = [], []
-    for k, (W, b, s, lin) in enumerate(zip(net.weights[:-1], net.biases[:-1], net.slopes, net.linear)):
+    for k, (W, b) in enumerate(zip(net.weights[:-1], net.biases[:-1])):
         if k == 0:
             if first_layer is not None:
                 lo, hi = first_layer
             else:
                 hi = domain.support(W) + b
                 lo = -domain.support(-W) + b
-        else:
-            hl, hu = act(los[-1], s, prev_lin), act(his[-1], s, prev_lin)
+        else:  # the previous layer's activation (its own slope and pass-through units)
+            s, lin = net.slopes[k - 1], net.linear[k - 1]
+            hl, hu = act(los[-1], s, lin), act(his[-1], s, lin)
             Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
             lo = _dot_inf(Wp, hl) + _dot_inf(Wn, hu) + b
             hi = _dot_inf(Wp, hu) + _dot_inf(Wn, hl) + b
         los.append(np.asarray(lo, dtype=np.float64))
         his.append(np.asarray(hi, dtype=np.float64))
-        prev_lin = lin
     return los, his
 
 

@@ -178,12 +178,12 @@ def _highs_version():
 
 
 def _write_parquet(out: Path):
+    """A Parquet copy of the table when pandas and pyarrow are installed."""
     try:
-        import pandas as pd  # noqa: F401
-        import pyarrow  # noqa: F401
+        import pandas as pd
+        import pyarrow  # noqa: F401  (pandas' Parquet engine)
     except ImportError:
         return
-    import pandas as pd
     pd.read_csv(out).to_parquet(out.with_suffix(".parquet"))
 
 

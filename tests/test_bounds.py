@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from exactregions import Ball, Box, Network, Whole, count_regions
 from exactregions.bounds import (ALL_METHODS, GLOBAL_METHODS, all_bounds, compare, cover, critical_radius,
-                                 global_bound, hybrid_bound, local_bound, phi, restricted_count_ball)
+                                 global_bound, hybrid_bound, phi, restricted_count_ball)
 from exactregions.cli import main
 
 from conftest import DATA, random_net

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from exactregions import Ball, Box, Network, Polytope, Whole, count_regions
+from exactregions import Ball, Box, Network, Whole, count_regions
 from exactregions.bounds import phi, restricted_count_ball
 from exactregions.bounds.constructions import montufar_product, montufar_product_count, sawtooth, zigzag
 
@@ -239,3 +239,20 @@ def test_regions_tile_the_domain():
         assert np.array_equal(net.pattern(r.point), r.pattern) and dom.contains(r.point)[0]
     rep = res.verify()
     assert rep.ok and rep.facets_checked == 2 * res.graph.number_of_edges()
+
+
+def test_intervals_use_each_layer_own_slope():
+    """Mixed activations (LeakyReLU then ReLU): the interval bounds must contain every sampled
+    pre-activation, and the count must match sampling and verify."""
+    from exactregions.intervals import preactivation_bounds
+    base = random_net(2, [8, 8, 6], seed=31)
+    net = Network(base.weights, base.biases, slopes=[0.5, 0.0, 0.2])
+    dom = Ball([0.1, 0.1], 0.9)
+    los, his = preactivation_bounds(net, dom)
+    zs = net.preactivations(dom.sample(20000, np.random.default_rng(0)))
+    for z, lo, hi in zip(zs, los, his):
+        assert np.all(z >= lo - 1e-9) and np.all(z <= hi + 1e-9)
+    res = count_regions(net, dom)
+    seen = {p.tobytes() for p in net.pattern(dom.sample(40000, np.random.default_rng(1)))}
+    assert res.activation_regions >= len(seen) and res.verify().ok
+    assert count_regions(net, dom, engine="subdivision").activation_regions == res.activation_regions

@@ -1,6 +1,5 @@
 """The HiGHS kernels against an independent solver (cvxpy) and the retry policy."""
 
-import highspy
 import numpy as np
 import pytest
 

@@ -1,6 +1,5 @@
 """Ground truth: counts of three independent public exact counters (../shared/reference)."""
 
-import numpy as np
 import pytest
 
 from exactregions import Ball, Box, count_regions

@@ -31,7 +31,7 @@ from math import comb
 
 import numpy as np
 
-from ..domains import Ball, Box, Whole
+from ..domains import Ball, Whole
 from ..intervals import preactivation_bounds
 from ..network import Network
 from ..oracle import Oracle, PolytopeLP
