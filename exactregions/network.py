@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Network", "NetworkError"]
+__all__ = ["Network", "NetworkError", "random_network"]
 
 
 class NetworkError(ValueError):
@@ -263,3 +263,15 @@ class Network:
         W0 = self.weights[0] @ M
         b0 = self.biases[0] + self.weights[0] @ v
         return Network([W0] + list(self.weights[1:]), [b0] + list(self.biases[1:]), self.slopes, self.linear)
+
+
+def random_network(input_dim: int, widths, seed=None, *, bias_scale: float = 0.5, slope: float = 0.0,
+                   outputs: int = 1, rng: np.random.Generator | None = None) -> Network:
+    """He-normal weights ``N(0, 2 / fan_in)`` and biases ``N(0, bias_scale^2)``: the seeded
+    random nets of the benchmarks, tables and tests (weights of every layer drawn first, then
+    the biases; general position with probability 1)."""
+    rng = np.random.default_rng(seed) if rng is None else rng
+    dims = [int(input_dim)] + [int(w) for w in widths] + [int(outputs)]
+    Ws = [rng.normal(size=(dims[i + 1], dims[i])) * np.sqrt(2.0 / dims[i]) for i in range(len(dims) - 1)]
+    bs = [rng.normal(size=dims[i + 1]) * bias_scale for i in range(len(dims) - 1)]
+    return Network(Ws, bs, slopes=slope)

@@ -24,15 +24,12 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from exactregions import Ball, Box, Network, count_regions  # noqa: E402
+from exactregions import Ball, Box, count_regions  # noqa: E402
+from exactregions.network import random_network  # noqa: E402
 
 
 def he_net(d, widths, seed):
-    rng = np.random.default_rng(seed)
-    dims = [d] + list(widths) + [1]
-    Ws = [rng.normal(size=(dims[i + 1], dims[i])) * np.sqrt(2.0 / dims[i]) for i in range(len(dims) - 1)]
-    bs = [rng.normal(size=dims[i + 1]) * 0.5 for i in range(len(dims) - 1)]
-    return Network(Ws, bs)
+    return random_network(d, widths, seed)
 
 
 def _disc(d):

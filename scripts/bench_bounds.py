@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from exactregions import Ball, Network, count_regions  # noqa: E402
+from exactregions import Ball, count_regions  # noqa: E402
+from exactregions.network import random_network  # noqa: E402
 from exactregions.bounds import ALL_METHODS, all_bounds  # noqa: E402
 
 
@@ -33,10 +34,7 @@ def main():
     for i in range(args.cases):
         d = int(rng.integers(2, 4))
         widths = [int(w) for w in rng.integers(6, 17, size=int(rng.integers(1, 4)))]
-        dims = [d] + widths + [1]
-        Ws = [rng.normal(size=(dims[k + 1], dims[k])) * np.sqrt(2 / dims[k]) for k in range(len(dims) - 1)]
-        bs = [rng.normal(size=dims[k + 1]) * 0.5 for k in range(len(dims) - 1)]
-        net = Network(Ws, bs)
+        net = random_network(d, widths, rng=rng)
         r = float(np.exp(rng.uniform(np.log(0.05), np.log(1.5))))
         dom = Ball(rng.uniform(-1, 1, size=d), r)
         t = time.perf_counter()

@@ -26,9 +26,10 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import exactregions  # noqa: E402
-from exactregions import Ball, Box, Network, Tolerances, count_regions  # noqa: E402
+from exactregions import Ball, Box, Tolerances, count_regions  # noqa: E402
 from exactregions.bounds import ALL_METHODS, all_bounds, critical_radius  # noqa: E402
 from exactregions.io import save_npz  # noqa: E402
+from exactregions.network import random_network  # noqa: E402
 
 #: linear regions (which need the BFS engine's adjacency graph) are computed up to this count
 LINEAR_MAX_REGIONS = 5000
@@ -68,13 +69,9 @@ def grid_rows(grid: str):
                     yield d, widths, seed, "box", "origin", 1.0
 
 
-def make_net(d, widths, seed) -> Network:
+def make_net(d, widths, seed):
     """He-normal weights, biases N(0, 0.5^2), seeded by (d, widths, seed)."""
-    rng = np.random.default_rng([seed, d] + list(widths))
-    dims = [d] + list(widths) + [1]
-    Ws = [rng.normal(size=(dims[i + 1], dims[i])) * np.sqrt(2.0 / dims[i]) for i in range(len(dims) - 1)]
-    bs = [rng.normal(size=dims[i + 1]) * 0.5 for i in range(len(dims) - 1)]
-    return Network(Ws, bs)
+    return random_network(d, widths, rng=np.random.default_rng([seed, d] + list(widths)))
 
 
 def centre_of(d, widths, seed, kind):

@@ -4,10 +4,9 @@ He-normal MLPs; counts from three independent public exact counters, see referen
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from exactregions import Network
+from exactregions.network import random_network
 from exactregions.io import load_npz
 
 DATA = Path(__file__).parent / "data"
@@ -15,11 +14,7 @@ DATA = Path(__file__).parent / "data"
 
 def random_net(d, widths, seed, out=1, bias_scale=0.5, slope=0.0):
     """He-normal weights, biases N(0, bias_scale^2): general position with probability 1."""
-    rng = np.random.default_rng(seed)
-    dims = [d] + list(widths) + [out]
-    Ws = [rng.normal(size=(dims[i + 1], dims[i])) * np.sqrt(2.0 / dims[i]) for i in range(len(dims) - 1)]
-    bs = [rng.normal(size=dims[i + 1]) * bias_scale for i in range(len(dims) - 1)]
-    return Network(Ws, bs, slopes=slope)
+    return random_network(d, widths, seed, bias_scale=bias_scale, slope=slope, outputs=out)
 
 
 def reference_cases():

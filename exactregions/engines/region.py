@@ -194,8 +194,15 @@ def _point_in_domain(x0, lp, l2_ball, oracle):
     dist, q = oracle.nearest_point(lp.G, lp.h, c, what="the distance from the ball centre to a region")
     if q is None or not dist < r:
         return None
-    lam = min(0.5, 0.5 * (r - dist) / max(np.linalg.norm(x0 - q), 1e-300))
-    return q + lam * (x0 - q)
+    return step_inside(q, x0, r - dist)
+
+
+def step_inside(q, x, margin):
+    """A point on the segment from ``q`` (inside the open ball by ``margin``) towards ``x``:
+    strictly inside the ball, and in the relative interior of any convex set holding ``q`` on
+    its boundary and ``x`` in its relative interior."""
+    lam = min(0.5, 0.5 * margin / max(np.linalg.norm(x - q), 1e-300))
+    return q + lam * (x - q)
 
 
 def _ray_facets(G, h, x0, directions):
@@ -286,6 +293,5 @@ def _accept(geo, lp, i, p, l2_ball, oracle, tol, how):
                 return
             if r - dist < tol.near:
                 geo.near.append(f"facet barely inside the ball (radius - distance = {r - dist:.3g})")
-            lam = min(0.5, 0.5 * (r - dist) / max(np.linalg.norm(p - q), 1e-300))
-            p = q + lam * (p - q)
+            p = step_inside(q, p, r - dist)
     geo.facets.append(Facet(i, p, how))

@@ -36,6 +36,7 @@ import numpy as np
 from ..domains import Ball, Box, Polytope
 from ..intervals import preactivation_bounds, stability
 from ..oracle import Oracle
+from .region import step_inside
 
 __all__ = ["Degenerate", "Plan", "plan", "run_batch", "supports"]
 
@@ -342,8 +343,7 @@ def _finish(net, domain, cells: Cells, unstable, oracle):
             keep[k], vin[k], best[k] = True, q, r - np.linalg.norm(q - c)
     for k in np.flatnonzero(keep):
         if np.linalg.norm(cen[k] - c) >= r:
-            lam = min(0.5, 0.5 * best[k] / max(np.linalg.norm(cen[k] - vin[k]), 1e-300))
-            pts[k] = vin[k] + lam * (cen[k] - vin[k])
+            pts[k] = step_inside(vin[k], cen[k], best[k])
     return cells.bits[keep], pts[keep]
 
 
