@@ -112,8 +112,12 @@ def run_plan(plan, *, workers: int = 1, scheduler: str | None = None, checkpoint
         elif workers > 1 and len(todo) > 1:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor, as_completed as done_first
-            executor = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                           initializer=_init_worker, initargs=(plan,))
+            if "fork" in mp.get_all_start_methods():  # the workers inherit the plan: nothing to pickle
+                _init_worker(plan)
+                executor = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
+            else:
+                executor = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                               initializer=_init_worker, initargs=(plan,))
             results = (f.result() for f in done_first([executor.submit(_run_in_worker, i) for i in todo]))
         else:
             results = ((i, plan.run(i)) for i in todo)
@@ -138,6 +142,7 @@ def run_plan(plan, *, workers: int = 1, scheduler: str | None = None, checkpoint
     finally:
         if executor is not None:
             executor.shutdown(wait=stop is None, cancel_futures=True)
+            _init_worker(None)
         if client is not None:
             client.close()
     d = plan.net.input_dim
