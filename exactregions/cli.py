@@ -245,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compute linear regions (forces the bfs engine)")
     c.add_argument("--workers", type=int, default=1, help="local processes for the subdivision engine")
     c.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:PORT) for the subdivision engine")
-    c.add_argument("--checkpoint", help="folder for a resumable subdivision run (finished batches, region shards)")
+    c.add_argument("--checkpoint", help="folder that makes the run resumable (subdivision: finished batches and "
+                   "region shards; bfs: visited set, frontier, regions); rerun the same command to resume")
     c.add_argument("--quiet", action="store_true", help="no progress on stderr")
     c.set_defaults(func=cmd_count)
     pl = sub.add_parser("plot", help="draw the regions of a 2-D input as exact polygons (PNG)")

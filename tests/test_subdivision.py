@@ -134,3 +134,42 @@ def test_cli_engine_workers_and_checkpoint(tmp_path, capsys):
     assert len({o["activation_regions"] for o in outs.values()}) == 1
     assert outs[""]["engine"] == "subdivision" and outs["--engine bfs"]["engine"] == "bfs"
     assert (tmp_path / "ck" / "manifest.json").exists()
+
+
+def test_bfs_checkpoint_resumes_to_the_same_result(tmp_path):
+    from exactregions.engines import count_regions_bfs
+    net = random_net(2, [10, 10], seed=8)
+    dom = Ball([0.0, 0.1], 0.8)
+    full = count_regions_bfs(net, dom)
+    ck = tmp_path / "state.pickle"
+    part = count_regions_bfs(net, dom, max_regions=7, checkpoint=ck)
+    assert not part.complete and part.activation_regions == 7 and ck.exists()
+    resumed = count_regions_bfs(net, dom, checkpoint=ck)
+    assert resumed.complete and resumed.activation_regions == full.activation_regions
+    assert [r.pattern.tobytes() for r in resumed.regions] == [r.pattern.tobytes() for r in full.regions]
+    assert sorted(resumed.graph.edges) == sorted(full.graph.edges)
+    assert resumed.linear_regions == full.linear_regions
+    with pytest.raises(ValueError, match="another network"):
+        count_regions_bfs(random_net(2, [10, 10], seed=9), dom, checkpoint=ck)
+
+
+def test_bfs_interrupt_keeps_a_consistent_state(tmp_path, monkeypatch):
+    from exactregions.engines import bfs as bfs_mod
+    net = random_net(2, [10, 10], seed=10)
+    dom = Box(-1, 1, dim=2)
+    full = bfs_mod.count_regions(net, dom)
+    calls = {"n": 0}
+    orig = bfs_mod.analyse_region
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 12:
+            raise KeyboardInterrupt
+        return orig(*a, **k)
+
+    monkeypatch.setattr(bfs_mod, "analyse_region", flaky)
+    part = bfs_mod.count_regions(net, dom, checkpoint=tmp_path / "s.pickle")
+    assert part.stop_reason == "interrupted" and part.activation_regions == 11
+    monkeypatch.setattr(bfs_mod, "analyse_region", orig)
+    again = bfs_mod.count_regions(net, dom, checkpoint=tmp_path / "s.pickle")
+    assert again.complete and again.activation_regions == full.activation_regions

@@ -30,8 +30,10 @@ def count_regions(net, domain, *, engine: str = "bfs", workers: int = 1, schedul
         regions and affine maps), ``"subdivision"`` (vectorised, no LP, polytope domains and L2
         balls; patterns and points only), or ``"auto"`` (subdivision where it applies, in
         dimension <= 6, else, or on a degenerate configuration, the BFS).
-    workers, scheduler, checkpoint: parallel and resumable runs of the subdivision
+    workers, scheduler: parallel runs of the subdivision
         (:func:`exactregions.engines.parallel.run_plan`).
+    checkpoint: a folder that makes the run resumable: the subdivision keeps finished batches
+        there, the BFS its state (``bfs_state.pickle``: visited set, frontier, regions, edges).
     Other keyword arguments (``max_regions``, ``time_limit``, ``tol``, ``progress``,
     ``keep_regions``) are those of :func:`exactregions.engines.bfs.count_regions`.
 
@@ -64,6 +66,10 @@ def count_regions(net, domain, *, engine: str = "bfs", workers: int = 1, schedul
             note = f"subdivision not usable ({e}): counted by the BFS"
     elif engine == "subdivision":
         raise ValueError(f"the subdivision engine does not handle {domain!r}: use engine='bfs'")
+    if checkpoint is not None:  # one folder for either engine
+        import os
+        os.makedirs(checkpoint, exist_ok=True)
+        kwargs["checkpoint"] = os.path.join(checkpoint, "bfs_state.pickle")
     res = count_regions_bfs(net, domain, **kwargs)
     if note:
         res.numerics["engine_note"] = note

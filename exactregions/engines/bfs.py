@@ -33,7 +33,8 @@ UNBOUNDED_CAP = 1.0
 
 def count_regions(net: Network, domain: Domain, *, max_regions: int | None = None,
                   time_limit: float | None = None, tol: Tolerances = Tolerances(),
-                  progress=None, keep_regions: bool = True) -> RegionCount:
+                  progress=None, keep_regions: bool = True, checkpoint=None,
+                  checkpoint_every: float = 30.0) -> RegionCount:
     """Count the full-dimensional activation regions of ``net`` meeting the open ``domain``.
 
     Parameters
@@ -44,6 +45,9 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
     progress : optional callable ``progress(found, frontier, seconds)``, called about
         twice a second.
     keep_regions : store each region's pattern, point, inradius and affine map.
+    checkpoint : a file; the traversal's state (visited set, frontier, regions, edges) is saved
+        there every ``checkpoint_every`` seconds and when it stops, and a run with the same
+        network, domain and tolerances resumes from it. Only load checkpoints you wrote.
 
     Examples
     --------
@@ -61,16 +65,23 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
 
     seed, seed_note = _generic_seed(net, domain, unstable, tol)
     seed_pattern = net.pattern(seed)
-    discovered = {seed_pattern.tobytes(): 0}
-    queue = deque([seed_pattern])
-    known: dict[bytes, list] = {}
-    processed: set[bytes] = set()
-    regions, keys, edges = [], [], []
-    numerics = {"tolerances": tol.to_dict(), "thin_regions_skipped": 0, "near_degenerate": [],
-                "seed_perturbed": seed_note, "stable_neurons": int((~unstable).sum()),
-                "unstable_neurons": int(unstable.sum())}
-    facet_how = {"ray": 0, "known": 0, "lp": 0}
-    stop_reason, last_report = None, t_start
+    state = {"discovered": {seed_pattern.tobytes(): 0}, "queue": deque([seed_pattern]), "known": {},
+             "processed": set(), "regions": [], "keys": [], "edges": [],
+             "numerics": {"tolerances": tol.to_dict(), "thin_regions_skipped": 0, "near_degenerate": [],
+                          "seed_perturbed": seed_note, "stable_neurons": int((~unstable).sum()),
+                          "unstable_neurons": int(unstable.sum())},
+             "facet_how": {"ray": 0, "known": 0, "lp": 0}, "solves": (0, 0, 0), "seconds": 0.0}
+    fp = None
+    if checkpoint is not None:
+        from .parallel import fingerprint_of
+        fp = fingerprint_of(net, domain, tol.to_dict(), keep_regions)
+        state = _load_state(checkpoint, fp) or state
+        oracle.lp_solves, oracle.qp_solves, oracle.retries = state["solves"]
+        t_start -= state["seconds"]
+    discovered, queue, known, processed = state["discovered"], state["queue"], state["known"], state["processed"]
+    regions, keys, edges = state["regions"], state["keys"], state["edges"]
+    numerics, facet_how = state["numerics"], state["facet_how"]
+    stop_reason, last_report, last_save = None, time.perf_counter(), time.perf_counter()
 
     try:  # Ctrl-C ends the traversal with a partial count, labelled as such
         while queue:
@@ -80,23 +91,27 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
             if time_limit is not None and time.perf_counter() - t_start > time_limit:
                 stop_reason = "time_limit"
                 break
-            pattern = queue.popleft()
+            if checkpoint is not None and time.perf_counter() - last_save > checkpoint_every:
+                _save_state(checkpoint, fp, state, oracle, time.perf_counter() - t_start)
+                last_save = time.perf_counter()
+            pattern = queue[0]
             key = pattern.tobytes()
-            processed.add(key)
             geo = analyse_region(net, pattern, unstable, (DA, Db), domain.l2_ball, oracle, tol, cap,
-                                 known=known.pop(key, ()), directions=directions)
+                                 known=known.get(key, ()), directions=directions)
+            nbs = net.pattern_across(pattern, [f.point for f in geo.facets], geo.G[[f.row for f in geo.facets]],
+                                     tol=tol.coincide) if geo is not None and geo.facets else []
+            affine = net.affine_map(pattern) if keep_regions else None
+            # the state changes only from here on, so an interruption above loses nothing
+            queue.popleft()
+            processed.add(key)
+            known.pop(key, None)
             if geo is None or not geo.inradius > tol.inradius:
                 numerics["thin_regions_skipped"] += 1
                 continue
             numerics["near_degenerate"].extend(geo.near)
             keys.append(key)
-            if keep_regions:
-                regions.append(Region(pattern=pattern, point=geo.point, inradius=geo.inradius,
-                                      affine=net.affine_map(pattern)))
-            else:
-                regions.append(None)
-            nbs = net.pattern_across(pattern, [f.point for f in geo.facets], geo.G[[f.row for f in geo.facets]],
-                                     tol=tol.coincide) if geo.facets else []
+            regions.append(Region(pattern=pattern, point=geo.point, inradius=geo.inradius, affine=affine)
+                           if keep_regions else None)
             for f, nb in zip(geo.facets, nbs):
                 facet_how[f.how] += 1
                 nb[~unstable] = fixed[~unstable]
@@ -118,6 +133,8 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
         stop_reason = "interrupted"
 
     seconds = time.perf_counter() - t_start
+    if checkpoint is not None:
+        _save_state(checkpoint, fp, state, oracle, seconds)
     if progress is not None:
         progress(len(regions), len(queue), seconds)
     stats = {"seconds": seconds, "lp_solves": oracle.lp_solves, "qp_solves": oracle.qp_solves,
@@ -137,6 +154,33 @@ def traversal_setup(net, domain):
         DA, Db = DA / norms[:, None], Db / norms
     cap = np.inf if domain.bounded else UNBOUNDED_CAP
     return unstable, fixed, (DA, Db), cap
+
+
+def _save_state(path, fp, state, oracle, seconds):
+    """Write the traversal state atomically (pickle of plain containers and arrays)."""
+    import os
+    import pickle
+
+    state["solves"] = (oracle.lp_solves, oracle.qp_solves, oracle.retries)
+    state["seconds"] = seconds
+    tmp = f"{os.fspath(path)}.tmp"
+    with open(tmp, "wb") as f:
+        pickle.dump({"fingerprint": fp, "state": state}, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+
+
+def _load_state(path, fp):
+    import os
+    import pickle
+
+    if not os.path.exists(path):
+        return None
+    with open(path, "rb") as f:
+        data = pickle.load(f)
+    if data.get("fingerprint") != fp:
+        raise ValueError(f"checkpoint {path} belongs to another network, domain or tolerances: "
+                         "use another file or delete it")
+    return data["state"]
 
 
 def _directions(d: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["run_plan", "fingerprint"]
+__all__ = ["run_plan", "fingerprint", "fingerprint_of"]
 
 _WORKER_PLAN = None  # set in each worker process by _init_worker
 
@@ -35,15 +35,20 @@ def _run_on_dask(i, plan):
     return i, plan.run(i)
 
 
-def fingerprint(plan) -> str:
-    """Identifies the network, the domain and the batching of a plan."""
+def fingerprint_of(net, domain, *extra) -> str:
+    """Identifies a network, a domain and whatever else a resumable run depends on."""
     h = hashlib.sha256()
-    for w, b in zip(plan.net.weights, plan.net.biases):
+    for w, b in zip(net.weights, net.biases):
         h.update(np.ascontiguousarray(w).tobytes())
         h.update(np.ascontiguousarray(b).tobytes())
-    h.update(json.dumps(plan.domain.to_dict(), sort_keys=True).encode())
-    h.update(str([c.n for c, _ in plan.batches]).encode())
+    h.update(json.dumps([domain.to_dict(), list(net.slopes), [m.tolist() for m in net.linear], list(extra)],
+                        sort_keys=True).encode())
     return h.hexdigest()[:20]
+
+
+def fingerprint(plan) -> str:
+    """Identifies the network, the domain and the batching of a plan."""
+    return fingerprint_of(plan.net, plan.domain, [c.n for c, _ in plan.batches])
 
 
 class _Checkpoint:
