@@ -118,7 +118,7 @@ class Progress:
         self.tty = sys.stderr.isatty()
         self.last = 0.0
 
-    def __call__(self, found, frontier, seconds):
+    def __call__(self, found, frontier, seconds, stage=None):
         if not self.enabled:
             return
         now = time.monotonic()
@@ -126,7 +126,10 @@ class Progress:
             return
         self.last = now
         rate = found / seconds if seconds > 0 else 0.0
-        line = f"regions {found}  frontier {frontier}  {rate:,.0f} regions/s  {seconds:.1f} s"
+        if stage is not None:  # the subdivision's first layer: cells so far, neurons left
+            line = f"{stage}: {found} cells, {frontier} neurons left  {seconds:.1f} s"
+        else:
+            line = f"regions {found}  frontier {frontier}  {rate:,.0f} regions/s  {seconds:.1f} s"
         sys.stderr.write(("\r" + line + "   ") if self.tty else line + "\n")
         sys.stderr.flush()
 
@@ -167,6 +170,9 @@ def cmd_count(args):
             if args.checkpoint else ""
         print(f"exactregions: interrupted: {res.activation_regions} regions so far (a lower bound){where}",
               file=sys.stderr)
+        interrupted = True
+    else:
+        interrupted = False
     report = None
     if args.verify:
         report = res.verify()
@@ -200,7 +206,7 @@ def cmd_count(args):
                 print(f"  - {p}")
     if report is not None and not report.ok:
         return 1
-    return 0
+    return 130 if interrupted else 0
 
 
 def cmd_plot(args):

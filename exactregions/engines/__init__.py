@@ -85,7 +85,7 @@ def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpo
 
     t0 = time.perf_counter()
     tol = tol or Tolerances()
-    p = plan(net, domain, batch_cells=batch_cells)
+    p = plan(net, domain, batch_cells=batch_cells, progress=progress)
     if not p.batches:  # no hidden neuron: the domain is one region
         patterns, points, count, stop, st = np.zeros((1, 0), bool), domain.seed_point()[None], 1, None, {}
     else:

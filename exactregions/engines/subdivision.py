@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -359,17 +360,20 @@ def _rim_point(net, domain, pattern, unstable, oracle):
     return q if dist < r else None
 
 
-def _advance(net, cells: Cells, l: int, maps, unstable, fixed, m_dom, tol, ball):
+def _advance(net, cells: Cells, l: int, maps, unstable, fixed, m_dom, tol, ball, progress=None):
     """Split the cells by every neuron of layer ``l``; return them with layer l+1's affine maps."""
     A, c = maps
     sl = net.layer_slices()[l]
     work = _Work(cells, A, c)
+    t0 = time.perf_counter()
     for i in range(sl.stop - sl.start):
         j = sl.start + i
         if unstable[j]:
             split(work, i, j, m_dom + j, tol)
         else:
             work.bits[:work.nc, j] = fixed[j]
+        if progress is not None:
+            progress(work.nc, sl.stop - j - 1, time.perf_counter() - t0, stage=f"layer {l + 1}")
     cells = work.cells()
     if ball is not None:
         cells = _prune_ball(cells, *ball)
@@ -423,7 +427,8 @@ class Plan:
                          self.max_cells)
 
 
-def plan(net, domain, *, batch_cells: int = 512, max_cells: int = 200000, tol: float = 1e-10) -> Plan:
+def plan(net, domain, *, batch_cells: int = 512, max_cells: int = 200000, tol: float = 1e-10,
+         progress=None) -> Plan:
     """Layer 1 in this process, then the cells cut into batches of ``batch_cells`` (the same
     batches for the same input: checkpoints and workers rely on it)."""
     if not supports(domain):
@@ -433,7 +438,8 @@ def plan(net, domain, *, batch_cells: int = 512, max_cells: int = 200000, tol: f
     if net.n_hidden == 0:
         return Plan(net, domain, [], unstable, fixed, m_dom, tol, max_cells)
     W, b = net.weights[0], net.biases[0]
-    cells, maps = _advance(net, cells, 0, (W[None, :, :], b[None, :]), unstable, fixed, m_dom, tol, domain.l2_ball)
+    cells, maps = _advance(net, cells, 0, (W[None, :, :], b[None, :]), unstable, fixed, m_dom, tol, domain.l2_ball,
+                           progress)
     batches = []
     if maps is None:  # one hidden layer: layer 1 is all the work
         batches.append((cells, None))
