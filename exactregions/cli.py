@@ -161,9 +161,12 @@ def cmd_count(args):
     if engine == "auto" and (args.linear or args.ball_method != "exact"):
         engine = "bfs"
     prog = Progress(not args.quiet)
+    if args.pieces is not None and args.pieces < 1:
+        raise UsageError(f"--pieces must be at least 1, got {args.pieces}")
+    extra = {"pieces": args.pieces} if args.pieces is not None else {}
     res = count_regions(net, domain, engine=engine, workers=args.workers, scheduler=args.scheduler,
                         checkpoint=args.checkpoint, max_regions=args.max_regions, time_limit=args.time_limit,
-                        tol=Tolerances(inradius=args.tol, facet=args.tol), progress=prog)
+                        tol=Tolerances(inradius=args.tol, facet=args.tol), progress=prog, **extra)
     prog.done()
     if res.stop_reason == "interrupted":
         where = f"; finished batches are kept in {args.checkpoint}: rerun the same command to resume" \
@@ -251,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compute linear regions (forces the bfs engine)")
     c.add_argument("--workers", type=int, default=1, help="local processes for the subdivision engine")
     c.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:PORT) for the subdivision engine")
+    c.add_argument("--pieces", type=int, default=None,
+                   help="cut the domain into N boxes counted separately and merged by pattern (subdivision; "
+                        "bounds memory; default 2 x workers with --workers, else 1)")
     c.add_argument("--checkpoint", help="folder that makes the run resumable (subdivision: finished batches and "
                    "region shards; bfs: visited set, frontier, regions); rerun the same command to resume")
     c.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -65,7 +65,8 @@ def run_one(name):
     return {"workload": name, "regions": n, "complete": res.complete, "seconds": round(sec, 3),
             "regions_per_s": round(n / sec), "lp_per_region": round(res.stats["lp_solves"] / n, 3),
             "qp_per_region": round(res.stats["qp_solves"] / n, 4), "workers": workers,
-            "peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+            "peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "worker_peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024) or ""}
 
 
 def digits_conv_net(seed=0, epochs=3):
@@ -133,14 +134,16 @@ def main():
         return
     names = QUICK if args.quick else (args.only.split(",") if args.only else list(WORKLOADS))
     rows = []
-    print("| workload | regions | seconds | regions/s | LP/region | QP/region | workers | peak RSS MiB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| workload | regions | seconds | regions/s | LP/region | QP/region | workers | peak RSS MiB "
+          "| worker peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 
     def show(r):
         rows.append(r)
         flag = "" if r["complete"] else " (LOWER BOUND)"
         print(f"| {r['workload']} | {r['regions']:,}{flag} | {r['seconds']} | {r['regions_per_s']:,} | "
-              f"{r['lp_per_region']} | {r['qp_per_region']} | {r['workers']} | {r['peak_rss_MiB']} |", flush=True)
+              f"{r['lp_per_region']} | {r['qp_per_region']} | {r['workers']} | {r['peak_rss_MiB']} | "
+              f"{r.get('worker_peak_rss_MiB', '')} |", flush=True)
 
     for name in names:
         out = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True, check=True)

@@ -71,6 +71,17 @@ def test_parallel_workers_match_serial():
     assert par.activation_regions == serial.activation_regions and _patterns(par) == _patterns(serial)
 
 
+@pytest.mark.parametrize("pieces", [2, 3, 8])
+def test_domain_pieces_merge_to_the_serial_regions(pieces):
+    for net, dom in ((random_net(3, [10, 10], seed=11), Box(-1, 1, dim=3)),
+                     (random_net(2, [12, 12], seed=12), Ball([0.4, -0.2], 0.8, clip=Box(-1, 1, dim=2)))):
+        serial = count_regions_subdivision(net, dom)
+        cut = count_regions_subdivision(net, dom, pieces=pieces)
+        assert cut.activation_regions == serial.activation_regions and _patterns(cut) == _patterns(serial)
+        assert cut.stats["regions_before_merge"] > cut.activation_regions  # regions crossing pieces merged
+        assert all(dom.contains(r.point)[0] for r in cut.regions)
+
+
 def test_dask_local_cluster_matches_serial():
     distributed = pytest.importorskip("dask.distributed")
     nets = [(random_net(2, [16, 16], seed=1), Ball([0.1, -0.2], 0.7)), (random_net(3, [8, 8, 8], seed=2), Box(-1, 1, dim=3))]
@@ -79,6 +90,8 @@ def test_dask_local_cluster_matches_serial():
             serial = count_regions_subdivision(net, dom, batch_cells=8)
             remote = count_regions_subdivision(net, dom, batch_cells=8, scheduler=cl.scheduler_address)
             assert remote.activation_regions == serial.activation_regions and _patterns(remote) == _patterns(serial)
+            pieces = count_regions_subdivision(net, dom, pieces=4, scheduler=cl.scheduler_address)
+            assert _patterns(pieces) == _patterns(serial)
 
 
 def test_checkpoint_resumes_after_an_interruption(tmp_path):

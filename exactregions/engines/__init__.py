@@ -35,7 +35,8 @@ def count_regions(net, domain, *, engine: str = "bfs", workers: int = 1, schedul
     checkpoint: a folder that makes the run resumable: the subdivision keeps finished batches
         there, the BFS its state (``bfs_state.pickle``: visited set, frontier, regions, edges).
     Other keyword arguments (``max_regions``, ``time_limit``, ``tol``, ``progress``,
-    ``keep_regions``) are those of :func:`exactregions.engines.bfs.count_regions`.
+    ``keep_regions``) are those of :func:`exactregions.engines.bfs.count_regions`; ``pieces`` and
+    ``batch_cells`` those of :func:`count_regions_subdivision` (ignored by the BFS).
 
     A :class:`~exactregions.domains.Segment` is counted by 1-D interval splitting; a
     :class:`~exactregions.domains.Plane` on the network composed with the plane's map (the
@@ -53,13 +54,14 @@ def count_regions(net, domain, *, engine: str = "bfs", workers: int = 1, schedul
         res.slice = domain
         return res
     note = None
+    sub_opts = {k: kwargs.pop(k) for k in ("pieces", "batch_cells") if k in kwargs}  # subdivision only
     if domain.dim != net.input_dim:
         raise ValueError(f"domain has dimension {domain.dim} but the network takes {net.input_dim} inputs")
     wants_sub = engine == "subdivision" or (engine == "auto" and domain.dim <= AUTO_MAX_DIM)
     if wants_sub and supports(domain):
         try:
             return count_regions_subdivision(net, domain, workers=workers, scheduler=scheduler,
-                                             checkpoint=checkpoint, **kwargs)
+                                             checkpoint=checkpoint, **sub_opts, **kwargs)
         except Degenerate as e:
             if engine == "subdivision":
                 raise
@@ -78,20 +80,36 @@ def count_regions(net, domain, *, engine: str = "bfs", workers: int = 1, schedul
 
 def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpoint=None, max_regions=None,
                               time_limit=None, tol=None, progress=None, keep_regions=True,
-                              batch_cells: int = 512) -> RegionCount:
+                              batch_cells: int = 512, pieces: int | None = None) -> RegionCount:
     """The subdivision engine as a :class:`RegionCount` (no graph, no linear regions, no
-    affine maps; ``inradius`` is not computed and reads NaN)."""
-    from .parallel import run_plan
+    affine maps; ``inradius`` is not computed and reads NaN).
+
+    pieces: cut a box-shaped domain into this many boxes, each counted from its own first
+        layer (in parallel with ``workers``, memory bounded by the piece), then merge by
+        pattern. Default: ``2 * workers`` with local workers, else 1 (one first layer, its
+        cells cut into batches that the workers share).
+    """
+    from .parallel import run_pieces, run_plan, split_domain
 
     t0 = time.perf_counter()
     tol = tol or Tolerances()
-    p = plan(net, domain, batch_cells=batch_cells, progress=progress)
-    if not p.batches:  # no hidden neuron: the domain is one region
-        patterns, points, count, stop, st = np.zeros((1, 0), bool), domain.seed_point()[None], 1, None, {}
+    if pieces is None:
+        pieces = 2 * workers if workers > 1 and scheduler is None else 1
+    parts = split_domain(domain, pieces) if pieces > 1 and net.n_hidden else None
+    if parts is not None:
+        patterns, points, count, stop, st = run_pieces(net, parts, workers=workers, scheduler=scheduler,
+                                                       checkpoint=checkpoint, keep=keep_regions,
+                                                       time_limit=time_limit, batch_cells=batch_cells,
+                                                       progress=progress)
     else:
-        patterns, points, count, stop, st = run_plan(p, workers=workers, scheduler=scheduler, checkpoint=checkpoint,
-                                                     keep=keep_regions, time_limit=time_limit,
-                                                     max_regions=max_regions, progress=progress)
+        p = plan(net, domain, batch_cells=batch_cells, progress=progress)
+        if not p.batches:  # no hidden neuron: the domain is one region
+            patterns, points, count, stop, st = np.zeros((1, 0), bool), domain.seed_point()[None], 1, None, {}
+        else:
+            patterns, points, count, stop, st = run_plan(p, workers=workers, scheduler=scheduler,
+                                                         checkpoint=checkpoint, keep=keep_regions,
+                                                         time_limit=time_limit, max_regions=max_regions,
+                                                         progress=progress)
     regions = [Region(pattern=q, point=x, inradius=float("nan"), affine=None) for q, x in zip(patterns, points)] \
         if keep_regions else []
     g = nx.Graph()

@@ -156,3 +156,93 @@ def run_plan(plan, *, workers: int = 1, scheduler: str | None = None, checkpoint
     stats = {"batches": n, "batches_resumed": resumed, "qp_solves": qps, "seconds_batches": time.perf_counter() - t0,
              "checkpoint": str(ck.dir) if ck is not None else None}
     return patterns, points, count, stop, stats
+
+
+def split_domain(domain, pieces: int):
+    """Cut a box-shaped domain (a Box, or an L2 / L-inf ball through its bounding box) into at
+    least ``pieces`` boxes by bisecting the longest side; None for other domains. Pieces that
+    miss a ball are dropped."""
+    from ..domains import Ball, Box, DomainError
+
+    if isinstance(domain, Box):
+        make = Box
+    elif isinstance(domain, Ball) and domain.norm in (2, np.inf):
+        def make(lo, hi):
+            clip = Box(lo, hi) if domain.clip is None else Box(np.maximum(lo, domain.clip.lo),
+                                                               np.minimum(hi, domain.clip.hi))
+            return Ball(domain.center, domain.radius, norm=domain.norm, clip=clip)
+    else:
+        return None
+    boxes = [domain.bounding_box()]
+    while len(boxes) < pieces:
+        lo, hi = boxes.pop(0)
+        k = int(np.argmax(hi - lo))
+        mid = (lo[k] + hi[k]) / 2
+        hi1, lo2 = hi.copy(), lo.copy()
+        hi1[k], lo2[k] = mid, mid
+        boxes += [(lo, hi1), (lo2, hi)]
+    out = []
+    for lo, hi in boxes:
+        try:
+            out.append(make(lo, hi))
+        except DomainError:  # a piece of the ball's box that misses the ball
+            continue
+    return out
+
+
+def _count_piece(task):
+    """One piece, start to finish, in one process: packed patterns (for the merge), points."""
+    from .subdivision import plan as make_plan
+
+    net, piece, batch_cells, checkpoint, keep, time_limit = task
+    p = make_plan(net, piece, batch_cells=batch_cells)
+    pats, pts, count, stop, st = run_plan(p, checkpoint=checkpoint, keep=True, time_limit=time_limit)
+    return np.packbits(pats, axis=1), (pts if keep else None), stop, st["qp_solves"], st["batches"]
+
+
+def run_pieces(net, pieces, *, workers=1, scheduler=None, checkpoint=None, keep=True, time_limit=None,
+               batch_cells=512, progress=None):
+    """Count every piece (each with its own first layer: parallel, and memory bounded by the
+    piece), then merge by activation pattern: a convex region is identified by its pattern, so
+    the union of the pieces' patterns is the domain's set of regions.
+
+    Returns ``(patterns, points, count, stop_reason, stats)`` like :func:`run_plan`.
+    """
+    t0 = time.perf_counter()
+    tasks = [(net, piece, batch_cells, None if checkpoint is None else os.path.join(checkpoint, f"piece_{k:03d}"),
+              keep, time_limit) for k, piece in enumerate(pieces)]
+    executor = client = None
+    try:
+        if scheduler is not None:
+            from dask.distributed import Client
+            client = Client(scheduler)
+            results = client.gather(client.map(_count_piece, tasks, pure=False))
+        elif workers > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            executor = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method))
+            results = []
+            for r in executor.map(_count_piece, tasks):
+                results.append(r)
+                if progress is not None:
+                    progress(sum(len(x[0]) for x in results), len(tasks) - len(results), time.perf_counter() - t0)
+        else:
+            results = [_count_piece(t) for t in tasks]
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+        if client is not None:
+            client.close()
+    packed = np.concatenate([r[0] for r in results])
+    rows = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first = np.unique(rows, return_index=True)
+    first.sort()
+    patterns = np.unpackbits(packed[first], axis=1, count=net.n_hidden).astype(bool)
+    points = np.concatenate([r[1] for r in results])[first] if keep else np.zeros((0, net.input_dim))
+    stops = [r[2] for r in results if r[2] is not None]
+    stats = {"pieces": len(pieces), "batches": sum(r[4] for r in results), "qp_solves": sum(r[3] for r in results),
+             "regions_before_merge": int(len(packed)), "seconds_batches": time.perf_counter() - t0,
+             "checkpoint": checkpoint}
+    return (patterns if keep else np.zeros((0, net.n_hidden), bool)), points, int(len(first)), \
+        (stops[0] if stops else None), stats
