@@ -1,10 +1,12 @@
-"""Running a subdivision plan: in this process, in local processes, or on a Dask cluster;
-with checkpoints that make a long run resumable and region records streamed to npz shards.
+"""Running the subdivision: in this process, in local processes, or on a Dask cluster; with
+checkpoints that make a long run resumable and region records streamed to npz shards.
 
-The plan's batches are disjoint sets of cells (each cell is one region of the first layer ∩
-the domain), so the regions found in different batches are different: the total is a sum and
-the union of patterns needs no deduplication. The same batches come out of the same input,
-which is what lets a checkpoint say which batches are done.
+Two exact decompositions. (1) A plan's batches are disjoint sets of cells (each cell is one
+region of the first layer ∩ the domain), so the regions of different batches are different:
+the total is a sum. The same batches come out of the same input, which is what lets a
+checkpoint say which batches are done. (2) Pieces of the domain (:func:`run_pieces`) are counted
+from their own first layers; a region met by several pieces is found in each, and the merge by
+activation pattern keeps it once.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["run_plan", "fingerprint", "fingerprint_of"]
+__all__ = ["run_plan", "run_pieces", "split_domain", "fingerprint", "fingerprint_of"]
 
-_WORKER_PLAN = None  # set in each worker process by _init_worker
+_WORKER_PLAN = None  # the plan a worker process runs batches of (inherited by fork, or set by _init_worker)
 
 
 def _init_worker(plan):
@@ -55,12 +57,11 @@ class _Checkpoint:
     """A folder with ``manifest.json`` (done batches and their counts) and one npz shard per
     batch (packed patterns and points): written atomically, read on resume."""
 
-    def __init__(self, folder, plan, keep):
+    def __init__(self, folder, plan):
         self.dir = Path(folder)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.fp = fingerprint(plan)
         self.n_hidden = plan.net.n_hidden
-        self.keep = keep
         m = self.dir / "manifest.json"
         self.done = {}
         if m.exists():
@@ -96,7 +97,7 @@ def run_plan(plan, *, workers: int = 1, scheduler: str | None = None, checkpoint
     """
     t0 = time.perf_counter()
     n = len(plan.batches)
-    ck = _Checkpoint(checkpoint, plan, keep) if checkpoint is not None else None
+    ck = _Checkpoint(checkpoint, plan) if checkpoint is not None else None
     pats, pts, count, resumed, qps = [], [], 0, 0, 0
     if ck is not None:
         for i, c in sorted(ck.done.items()):
