@@ -171,6 +171,15 @@ class Network:
         Returns ``(A, c)`` with ``A`` of shape (N, d): inside the region of ``pattern``,
         ``z_i(x) = A[i] @ x + c[i]``. The region is ``{x : (2*pattern-1) * (A x + c) >= 0}``.
         """
+        return self.region_maps(pattern)[:2]
+
+    def affine_map(self, pattern) -> tuple[np.ndarray, np.ndarray]:
+        """The network's output map ``F(x) = M x + m`` on the region of ``pattern``."""
+        return self.region_maps(pattern)[2:]
+
+    def region_maps(self, pattern):
+        """``(A, c, M, m)``: the pre-activation forms of :meth:`region_constraints` and the output
+        map of :meth:`affine_map`, in one pass over the layers."""
         pattern = np.asarray(pattern, dtype=bool)
         d = self.input_dim
         P, q = np.eye(d), np.zeros(d)  # h_{l-1}(x) = P x + q
@@ -183,20 +192,8 @@ class Network:
             cs.append(c)
             g = np.where(pattern[sl] | lin, 1.0, s)
             P, q = g[:, None] * A, g * c
-        if not As:
-            return np.zeros((0, d)), np.zeros(0)
-        return np.vstack(As), np.concatenate(cs)
-
-    def affine_map(self, pattern) -> tuple[np.ndarray, np.ndarray]:
-        """The network's output map ``F(x) = M x + m`` on the region of ``pattern``."""
-        pattern = np.asarray(pattern, dtype=bool)
-        d = self.input_dim
-        P, q = np.eye(d), np.zeros(d)
-        for sl, w, b, s, lin in zip(self.layer_slices(), self.weights[:-1], self.biases[:-1], self.slopes,
-                                    self.linear):
-            g = np.where(pattern[sl] | lin, 1.0, s)
-            P, q = g[:, None] * (w @ P), g * (w @ q + b)
-        return self.weights[-1] @ P, self.weights[-1] @ q + self.biases[-1]
+        A, c = (np.vstack(As), np.concatenate(cs)) if As else (np.zeros((0, d)), np.zeros(0))
+        return A, c, self.weights[-1] @ P, self.weights[-1] @ q + self.biases[-1]
 
     def pattern_across(self, pattern, points, directions, tol: float = 1e-9) -> np.ndarray:
         """Patterns of the regions entered by stepping from ``points`` along ``directions``.

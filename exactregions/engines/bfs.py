@@ -96,11 +96,12 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
                 last_save = time.perf_counter()
             pattern = queue[0]
             key = pattern.tobytes()
+            A, c, M, m = net.region_maps(pattern)
             geo = analyse_region(net, pattern, unstable, (DA, Db), domain.l2_ball, oracle, tol, cap,
-                                 known=known.get(key, ()), directions=directions)
+                                 known=known.get(key, ()), directions=directions, constraints=(A, c))
             nbs = net.pattern_across(pattern, [f.point for f in geo.facets], geo.G[[f.row for f in geo.facets]],
                                      tol=tol.coincide) if geo is not None and geo.facets else []
-            affine = net.affine_map(pattern) if keep_regions else None
+            affine = (M, m) if keep_regions else None
             # the state changes only from here on, so an interruption above loses nothing
             queue.popleft()
             processed.add(key)

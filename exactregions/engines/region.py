@@ -82,13 +82,14 @@ class RegionGeometry:
     near: list = field(default_factory=list)  # near-degenerate decisions (text)
 
 
-def neuron_rows(net, pattern, unstable, tol: Tolerances):
+def neuron_rows(net, pattern, unstable, tol: Tolerances, constraints=None):
     """Unit rows ``G x <= h`` of the unstable neurons, coincident rows merged.
 
-    Returns ``(G, h)``, or ``None`` if a neuron that is constant on the region has the
-    wrong sign for the pattern (the pattern's region is empty).
+    ``constraints``: the pattern's ``(A, c)`` if already computed. Returns ``(G, h)``, or
+    ``None`` if a neuron that is constant on the region has the wrong sign for the pattern
+    (the pattern's region is empty).
     """
-    A, c = net.region_constraints(pattern)
+    A, c = net.region_constraints(pattern) if constraints is None else constraints
     A, c, bits = A[unstable], c[unstable], pattern[unstable]
     norms = np.linalg.norm(A, axis=1)
     const = norms <= tol.zero_row
@@ -121,14 +122,15 @@ def _merge_coincident(G, h, tol):
 
 
 def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: Tolerances,
-                   cap: float, known=(), directions=None, shortcuts=True) -> RegionGeometry | None:
+                   cap: float, known=(), directions=None, shortcuts=True,
+                   constraints=None) -> RegionGeometry | None:
     """Interior and facets of a pattern's region in the domain.
 
     ``known``: hyperplanes ``(g, h)`` of facets already found from the neighbouring side;
     ``shortcuts=False`` decides every row by LP (used by :func:`verify`). Returns None when
     the pattern's region is empty.
     """
-    rows = neuron_rows(net, pattern, unstable, tol)
+    rows = neuron_rows(net, pattern, unstable, tol, constraints)
     if rows is None:
         return None
     G, h = rows
