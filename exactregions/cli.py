@@ -78,6 +78,8 @@ def add_domain_args(p: argparse.ArgumentParser, whole=True):
         g.add_argument("--segment", nargs=2, metavar=("P", "Q"), help="the open segment from P to Q (exact 1-D count)")
     g.add_argument("--plane", nargs=3, metavar=("P0", "P1", "P2"), help="the 2-D slice through three inputs")
     p.add_argument("--radius", type=float, help="with --plane: a disc of this radius around the points' centroid")
+    p.add_argument("--parallelogram", action="store_true",
+                   help="with --plane: the parallelogram with corners P0, P1, P2 (default: a box around them)")
     p.add_argument("--input-shape", help="input shape without batch (e.g. 1,8,8) for convolutional torch models")
     p.add_argument("--norm", default="2", choices=["2", "1", "inf"], help="ball norm (default 2, exact)")
     p.add_argument("--clip", nargs=2, metavar=("LO", "HI"), help="clip the ball to this box")
@@ -86,8 +88,9 @@ def add_domain_args(p: argparse.ArgumentParser, whole=True):
 def domain_from_args(args, dim: int):
     if args.clip is not None and args.ball is None:
         raise UsageError("--clip applies to --ball only")
-    if getattr(args, "radius", None) is not None and getattr(args, "plane", None) is None:
-        raise UsageError("--radius applies to --plane only")
+    if (getattr(args, "radius", None) is not None or getattr(args, "parallelogram", False)) \
+            and getattr(args, "plane", None) is None:
+        raise UsageError("--radius and --parallelogram apply to --plane only")
     if getattr(args, "segment", None) is not None:
         p, q = (parse_vector(v, f"segment {n}", dim) for v, n in zip(args.segment, ("P", "Q")))
         return Segment(np.broadcast_to(p, dim), np.broadcast_to(q, dim))
@@ -96,7 +99,7 @@ def domain_from_args(args, dim: int):
         for i, v in enumerate(pts):
             if v.size != dim:
                 raise UsageError(f"plane point P{i} has {v.size} coordinates but the model takes {dim} inputs")
-        return Plane(*pts, radius=args.radius)
+        return Plane(*pts, radius=args.radius, parallelogram=args.parallelogram)
     if args.ball is not None:
         center = parse_vector(args.ball[0], "ball centre", dim)
         if center.size != dim:

@@ -373,8 +373,9 @@ class Plane:
     Plane coordinates are Euclidean: ``x = p0 + E u`` with ``E`` an orthonormal basis of
     ``span(p1 - p0, p2 - p0)`` (Gram-Schmidt), so a disc in the plane is the input-space ball
     around a point of the plane, cut by the plane. The domain in plane coordinates is the disc
-    of radius ``radius`` around the three points' centroid, or by default the bounding box of
-    the three points enlarged by ``margin`` of its size on every side.
+    of radius ``radius`` around the three points' centroid, or with ``parallelogram=True`` the
+    open parallelogram ``p0 + s (p1 - p0) + t (p2 - p0)``, ``0 < s, t < 1``, or by default the
+    bounding box of the three points enlarged by ``margin`` of its size on every side.
     """
 
     p0: np.ndarray
@@ -382,8 +383,9 @@ class Plane:
     p2: np.ndarray
     radius: float | None = None
     margin: float = 0.25
+    parallelogram: bool = False
 
-    def __init__(self, p0, p1, p2, radius=None, margin=0.25):
+    def __init__(self, p0, p1, p2, radius=None, margin=0.25, parallelogram=False):
         pts = [_vector(f"plane point p{i}", v) for i, v in enumerate((p0, p1, p2))]
         if len({v.size for v in pts}) != 1:
             raise DomainError("the three plane points have different dimensions")
@@ -398,6 +400,9 @@ class Plane:
             raise DomainError("the three plane points are collinear: they span no plane")
         if radius is not None and not (np.isfinite(radius) and radius > 0):
             raise DomainError(f"plane radius must be a positive number, got {radius}")
+        if radius is not None and parallelogram:
+            raise DomainError("choose a disc (radius) or the parallelogram, not both")
+        object.__setattr__(self, "parallelogram", bool(parallelogram))
         for name, v in zip(("p0", "p1", "p2"), pts):
             object.__setattr__(self, name, v)
         object.__setattr__(self, "radius", None if radius is None else float(radius))
@@ -423,14 +428,23 @@ class Plane:
         P = self.points_2d()
         if self.radius is not None:
             return Ball(P.mean(axis=0), self.radius)
+        if self.parallelogram:  # corners P0, P1, P1 + P2 - P0, P2; outward normals of its edges
+            corners = np.array([P[0], P[1], P[1] + P[2] - P[0], P[2]])
+            edges = np.roll(corners, -1, axis=0) - corners
+            normals = np.stack([edges[:, 1], -edges[:, 0]], axis=1)
+            offsets = np.einsum("ij,ij->i", normals, corners)
+            flip = normals @ corners.mean(axis=0) > offsets
+            normals[flip], offsets[flip] = -normals[flip], -offsets[flip]
+            return Polytope(normals, offsets)
         lo, hi = P.min(axis=0), P.max(axis=0)
         pad = self.margin * float((hi - lo).max())
         return Box(lo - pad, hi + pad)
 
     def __repr__(self):
-        where = f"disc of radius {self.radius:g}" if self.radius is not None else "box around the points"
+        where = (f"disc of radius {self.radius:g}" if self.radius is not None else
+                 "parallelogram of the points" if self.parallelogram else "box around the points")
         return f"Plane(through 3 points of R^{self.dim}, {where})"
 
     def to_dict(self):
         return {"kind": "plane", "p0": self.p0.tolist(), "p1": self.p1.tolist(), "p2": self.p2.tolist(),
-                "radius": self.radius}
+                "radius": self.radius, "parallelogram": self.parallelogram}

@@ -145,6 +145,22 @@ def test_plane_slice_of_a_2d_net_in_its_own_plane():
     assert count_regions(net, rotated).activation_regions == count_regions(net, Ball(pts.mean(0), 0.6)).activation_regions
 
 
+def test_plane_parallelogram_of_a_2d_net_equals_the_polytope_count():
+    from exactregions import Polytope
+    net = random_net(2, [8, 8], seed=13)
+    pts = np.array([[-0.5, -0.4], [0.7, -0.1], [-0.2, 0.8]])
+    par = Plane(*pts, parallelogram=True)
+    e1, e2 = pts[1] - pts[0], pts[2] - pts[0]
+    # the same parallelogram in input space: 0 < s, t < 1 for x = p0 + s e1 + t e2
+    Minv = np.linalg.inv(np.stack([e1, e2], axis=1))
+    poly = Polytope(np.vstack([Minv, -Minv]), np.concatenate([np.ones(2) + Minv @ pts[0], -Minv @ pts[0]]))
+    res = count_regions(net, par)
+    assert res.activation_regions == count_regions(net, poly).activation_regions
+    assert res.activation_regions == count_regions(net, par, engine="subdivision").activation_regions
+    with pytest.raises(DomainError, match="not both"):
+        Plane(*pts, radius=1.0, parallelogram=True)
+
+
 def test_slice_validation():
     with pytest.raises(DomainError, match="collinear"):
         Plane([0, 0, 0], [1, 1, 1], [2, 2, 2])
