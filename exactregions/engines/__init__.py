@@ -80,7 +80,7 @@ def count_regions(net, domain, *, engine: str = "bfs", workers: int = 1, schedul
 
 def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpoint=None, max_regions=None,
                               time_limit=None, tol=None, progress=None, keep_regions=True,
-                              batch_cells: int = 512, pieces: int | None = None) -> RegionCount:
+                              batch_cells: int | None = None, pieces: int | None = None) -> RegionCount:
     """The subdivision engine as a :class:`RegionCount` (no graph, no linear regions, no
     affine maps; ``inradius`` is not computed and reads NaN).
 

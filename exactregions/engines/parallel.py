@@ -202,7 +202,7 @@ def _count_piece(task):
 
 
 def run_pieces(net, pieces, *, workers=1, scheduler=None, checkpoint=None, keep=True, time_limit=None,
-               batch_cells=512, progress=None):
+               batch_cells=None, progress=None):
     """Count every piece (each with its own first layer: parallel, and memory bounded by the
     piece), then merge by activation pattern: a convex region is identified by its pattern, so
     the union of the pieces' patterns is the domain's set of regions.
