@@ -144,15 +144,16 @@ class _Work:
         self.nv, self.ne, self.nc = cells.V.shape[0], cells.E.shape[0], cells.n
         cv, ce, cc = 8 * self.nv + 256, 8 * self.ne + 256, 8 * self.nc + 64  # few regrowths
         n_l = A.shape[1]
+        i32 = np.int32  # ids and indices: half the memory traffic of int64
         self.V = _buffer(cells.V, cv)
-        self.vcell = _buffer(cells.vcell, cv)
-        self.T = _buffer(cells.T, cv)
-        self.E = _buffer(cells.E, ce)
-        self.ecell = _buffer(cells.ecell, ce)
+        self.vcell = _buffer(cells.vcell.astype(i32), cv)
+        self.T = _buffer(cells.T.astype(i32), cv)
+        self.E = _buffer(cells.E.astype(i32), ce)
+        self.ecell = _buffer(cells.ecell.astype(i32), ce)
         self.bits = _buffer(cells.bits, cc)
-        self.parent = _buffer(cells.parent, cc)
-        self.vpar = _buffer(cells.parent[cells.vcell], cv)
-        self.epar = _buffer(cells.parent[cells.ecell], ce)
+        self.parent = _buffer(cells.parent.astype(i32), cc)
+        self.vpar = _buffer(cells.parent[cells.vcell].astype(i32), cv)
+        self.epar = _buffer(cells.parent[cells.ecell].astype(i32), ce)
         self.vals = np.empty((cv, n_l))
         for lo in range(0, self.nv, 4096):  # chunks bound the temporary A[pv]
             hi = min(self.nv, lo + 4096)
@@ -247,7 +248,8 @@ def split(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
     if not np.all(twice.sum(axis=1) == d - 1):
         raise Degenerate("an edge's ends do not share d-1 constraints (not a simple cell)")
     S = both[:, :-1][twice].reshape(len(both), d - 1)
-    Tnew = np.sort(np.hstack([S, np.full((S.shape[0], 1), cid)]), axis=1)
+    # neurons are cut in order, so cid exceeds every id already tight anywhere: still sorted
+    Tnew = np.hstack([S, np.full((S.shape[0], 1), cid, dtype=S.dtype)])
     nx_ = ci.size
     pairs = _pair_new_vertices(S, old_cell, cid, d) if d > 1 else np.zeros((0, 2), int)
     npair = pairs.shape[0]
@@ -283,10 +285,10 @@ def _pair_new_vertices(S, old_cell, cid, d):
     (a convex 2-face cut by a hyperplane is cut in exactly two edges)."""
     nx_ = S.shape[0]
     drop = _drop_one(d - 1)
-    base = int(max(cid, S.max(initial=0))) + 1
+    base = cid + 1  # every id in S is below cid
     if base ** (d - 1) * (int(old_cell.max(initial=0)) + 1) < 2 ** 62:  # one integer per 2-face
         powers = base ** np.arange(d - 3, -1, -1, dtype=np.int64)
-        code = ((S[:, drop] @ powers) + (old_cell * base ** (d - 2))[:, None]).ravel()
+        code = ((S[:, drop].astype(np.int64) @ powers) + (old_cell.astype(np.int64) * base ** (d - 2))[:, None]).ravel()
         order = np.argsort(code)
         cs = code[order]
         same = cs[1:] == cs[:-1]
