@@ -37,7 +37,7 @@ import numpy as np
 from ..domains import Ball, Box, Polytope
 from ..intervals import preactivation_bounds, stability
 from ..oracle import Oracle
-from .region import step_inside
+from .region import _vertices, step_inside
 
 __all__ = ["Degenerate", "Plan", "plan", "run_batch", "supports"]
 
@@ -89,12 +89,8 @@ def supports(domain) -> bool:
 def initial_cell(domain, n_neurons: int):
     """The domain's polytope as one simple cell; constraint ids are its row indices."""
     d = domain.dim
-    if isinstance(domain, Ball) and domain.norm == 2:
-        A, b = Ball(domain.center, domain.radius, norm=np.inf, clip=domain.clip).rows()
-    else:
-        A, b = domain.rows()
-    lo, hi = domain.bounding_box()
     if isinstance(domain, Box) or (isinstance(domain, Ball) and domain.norm != 1):
+        lo, hi = domain.bounding_box()
         # a box (the intersection of boxes): corners, facet ids 2k+{0: lo, 1: hi}
         corners = np.array(np.meshgrid(*[[0, 1]] * d, indexing="ij")).reshape(d, -1).T
         V = np.where(corners == 1, hi, lo)
@@ -102,20 +98,14 @@ def initial_cell(domain, n_neurons: int):
         diff = (corners[:, None, :] != corners[None, :, :]).sum(axis=2)
         iu = np.argwhere(np.triu(diff == 1))
         m = 2 * d
-    else:
-        from .region import _combos
+    else:  # a bounded polytope (or an L1 ball in 2-D): enumerate its vertices
+        A, b = domain.rows()
         norms = np.linalg.norm(A, axis=1)
         A, b = A / norms[:, None], b / norms
         m = A.shape[0]
         if math.comb(m, d) > MAX_DOMAIN_COMBOS:
             raise Degenerate("domain polytope has too many rows to enumerate its vertices")
-        C = _combos(m, d)
-        M = A[C]
-        det = np.linalg.det(M)
-        ok = np.abs(det) > 1e-12
-        V = np.linalg.solve(M[ok], b[C][ok][..., None])[..., 0]
-        V = V[np.all(V @ A.T <= b + 1e-9, axis=1)]
-        V = np.unique(np.round(V, 12), axis=0)
+        V = np.unique(np.round(_vertices(A, b), 12), axis=0)
         tight = np.abs(V @ A.T - b) <= 1e-9
         if not np.all(tight.sum(axis=1) == d):
             raise Degenerate("domain polytope is not simple (a vertex on more than d facets)")
