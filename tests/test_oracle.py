@@ -121,3 +121,18 @@ def test_least_distance_fallback_agrees_with_cvxpy(seed):
     prob = cp.Problem(cp.Minimize(cp.sum_squares(y - c)), [G @ y <= h])
     prob.solve(solver=cp.CLARABEL)
     assert np.linalg.norm(x - c) == pytest.approx(np.sqrt(max(prob.value, 0.0)), abs=1e-6)
+
+
+def test_polytope_lps_sharing_one_solver_stay_independent():
+    """Two PolytopeLPs of one oracle share a HiGHS instance; each reloads its own model."""
+    orc = Oracle()
+    rng = np.random.default_rng(7)
+    G1, h1 = _random_polytope(rng, 2)
+    G2, h2 = _random_polytope(rng, 2)
+    alone1 = PolytopeLP(Oracle(), G1, h1).chebyshev()[1]
+    alone2 = PolytopeLP(Oracle(), G2, h2).chebyshev()[1]
+    a, b = PolytopeLP(orc, G1, h1), PolytopeLP(orc, G2, h2)
+    assert a.chebyshev()[1] == pytest.approx(alone1, abs=1e-9)
+    assert b.chebyshev()[1] == pytest.approx(alone2, abs=1e-9)
+    assert a.maximize(np.array([1.0, 0.0])) == pytest.approx(PolytopeLP(Oracle(), G1, h1).maximize(np.array([1.0, 0.0])))
+    assert a.chebyshev()[1] == pytest.approx(alone1, abs=1e-9)
