@@ -158,14 +158,10 @@ def cmd_count(args):
         if not isinstance(domain, Ball) or domain.norm != 2:
             raise UsageError("--ball-method outer|inner applies to an L2 --ball only")
         domain = domain.outer_polytope() if args.ball_method == "outer" else domain.inner_polytope()
-    if args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {args.workers}")
     engine = args.engine
     if engine == "auto" and (args.linear or args.ball_method != "exact"):
         engine = "bfs"
     prog = Progress(not args.quiet)
-    if args.pieces is not None and args.pieces < 1:
-        raise UsageError(f"--pieces must be at least 1, got {args.pieces}")
     extra = {"pieces": args.pieces} if args.pieces is not None else {}
     res = count_regions(net, domain, engine=engine, workers=args.workers, scheduler=args.scheduler,
                         checkpoint=args.checkpoint, max_regions=args.max_regions, time_limit=args.time_limit,
@@ -285,13 +281,10 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(_protect_negatives(argv))
-        for name in ("max_regions",):
+        for name in ("max_regions", "time_limit", "workers", "pieces"):  # every command's counts and limits
             v = getattr(args, name, None)
-            if v is not None and v <= 0:
-                raise UsageError(f"--max-regions must be positive, got {v}")
-        v = getattr(args, "time_limit", None)
-        if v is not None and not v > 0:
-            raise UsageError(f"--time-limit must be positive, got {v}")
+            if v is not None and not v > 0:
+                raise UsageError(f"--{name.replace('_', '-')} must be positive, got {v}")
         return args.func(args)
     except (UsageError, ModelError, NetworkError, DomainError) as e:
         print(f"exactregions: error: {e}", file=sys.stderr)

@@ -90,6 +90,8 @@ def nan_model(tmp_path):
     (["count", NET, "--box", "a", "1"], "not a comma-separated list"),
     (["count", NET], "one of the arguments"),
     (["count", NET, "--box", "-1", "1", "--max-regions", "0"], "must be positive"),
+    (["count", NET, "--box", "-1", "1", "--workers", "0"], "--workers must be positive"),
+    (["count", NET, "--box", "-1", "1", "--pieces", "0"], "--pieces must be positive"),
 ])
 def test_bad_input_one_line_exit_2(capsys, argv, words):
     code, out, err = run(capsys, *argv)
