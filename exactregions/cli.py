@@ -168,7 +168,7 @@ def cmd_count(args):
                         tol=Tolerances(inradius=args.tol, facet=args.tol), progress=prog, **extra)
     prog.done()
     if res.stop_reason == "interrupted":
-        where = f"; finished batches are kept in {args.checkpoint}: rerun the same command to resume" \
+        where = f"; rerun the same command to resume from the checkpoint in {args.checkpoint}" \
             if args.checkpoint else ""
         print(f"exactregions: interrupted: {res.activation_regions} regions so far (a lower bound){where}",
               file=sys.stderr)
@@ -286,7 +286,8 @@ def main(argv=None) -> int:
             if v is not None and not v > 0:
                 raise UsageError(f"--{name.replace('_', '-')} must be positive, got {v}")
         return args.func(args)
-    except (UsageError, ModelError, NetworkError, DomainError) as e:
+    except (UsageError, ModelError, NetworkError, DomainError, ValueError) as e:
+        # ValueError: the library's own refusals of a combination (engine, domain, limits)
         print(f"exactregions: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except SolverError as e:

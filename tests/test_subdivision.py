@@ -135,6 +135,10 @@ def test_count_only_keeps_no_regions_and_max_regions_is_a_lower_bound():
     assert full.regions == [] and full.complete
     part = count_regions_subdivision(net, dom, batch_cells=8, max_regions=10)
     assert not part.complete and part.stop_reason == "max_regions" and 10 <= part.activation_regions < full.activation_regions
+    par = count_regions_subdivision(net, dom, batch_cells=8, max_regions=10, workers=2)  # batches, not pieces
+    assert not par.complete and 10 <= par.activation_regions < full.activation_regions
+    with pytest.raises(ValueError, match="cannot stop pieces"):
+        count_regions_subdivision(net, dom, max_regions=10, pieces=4)
 
 
 def test_cli_engine_workers_and_checkpoint(tmp_path, capsys):

@@ -86,15 +86,17 @@ def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpo
 
     pieces: cut a box-shaped domain into this many boxes, each counted from its own first
         layer (in parallel with ``workers``, memory bounded by the piece), then merge by
-        pattern. Default: ``2 * workers`` with local workers, else 1 (one first layer, its
-        cells cut into batches that the workers share).
+        pattern. Default: ``2 * workers`` with local workers (and no ``max_regions``), else 1
+        (one first layer, its cells cut into batches that the workers share).
     """
     from .parallel import run_pieces, run_plan, split_domain
 
     t0 = time.perf_counter()
     tol = tol or Tolerances()
     if pieces is None:
-        pieces = 2 * workers if workers > 1 and scheduler is None else 1
+        pieces = 2 * workers if workers > 1 and scheduler is None and max_regions is None else 1
+    if pieces > 1 and max_regions is not None:
+        raise ValueError("max_regions stops a run between batches; it cannot stop pieces: use pieces=1")
     parts = split_domain(domain, pieces) if pieces > 1 and net.n_hidden else None
     if parts is not None:
         patterns, points, count, stop, st = run_pieces(net, parts, workers=workers, scheduler=scheduler,
