@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .network import activate
+
 __all__ = ["preactivation_bounds", "stability"]
 
 
@@ -36,19 +38,13 @@ def preactivation_bounds(net, domain, first_layer=None):
                 lo = -domain.support(-W) + b
         else:  # the previous layer's activation (its own slope and pass-through units)
             s, lin = net.slopes[k - 1], net.linear[k - 1]
-            hl, hu = act(los[-1], s, lin), act(his[-1], s, lin)
+            hl, hu = activate(los[-1], s, lin), activate(his[-1], s, lin)
             Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
             lo = _dot_inf(Wp, hl) + _dot_inf(Wn, hu) + b
             hi = _dot_inf(Wp, hu) + _dot_inf(Wn, hl) + b
         los.append(np.asarray(lo, dtype=np.float64))
         his.append(np.asarray(hi, dtype=np.float64))
     return los, his
-
-
-def act(z, slope, linear=False):
-    """Monotone activation (identity on pass-through units)."""
-    with np.errstate(invalid="ignore"):
-        return np.where((z > 0) | linear, z, slope * z)
 
 
 def stability(los, his, linear=None):

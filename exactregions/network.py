@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Network", "NetworkError", "random_network"]
+__all__ = ["Network", "NetworkError", "random_network", "activate"]
+
+
+def activate(z, slope, linear=False):
+    """The hidden activation: ``z`` where ``z > 0`` or on pass-through units, ``slope * z``
+    elsewhere (ReLU for slope 0). The one definition every module uses."""
+    with np.errstate(invalid="ignore"):  # inf * 0 in interval arithmetic
+        return np.where((z > 0) | linear, z, slope * z)
 
 
 class NetworkError(ValueError):
@@ -143,7 +150,7 @@ class Network:
         for w, b, s, lin in zip(self.weights[:-1], self.biases[:-1], self.slopes, self.linear):
             z = h @ w.T + b
             zs.append(z)
-            h = np.where((z > 0) | lin, z, s * z)
+            h = activate(z, s, lin)
         return zs
 
     def forward(self, x) -> np.ndarray:
@@ -152,7 +159,7 @@ class Network:
         h = np.atleast_2d(x)
         for w, b, s, lin in zip(self.weights[:-1], self.biases[:-1], self.slopes, self.linear):
             z = h @ w.T + b
-            h = np.where((z > 0) | lin, z, s * z)
+            h = activate(z, s, lin)
         out = h @ self.weights[-1].T + self.biases[-1]
         return out[0] if x.ndim == 1 else out
 
@@ -250,7 +257,7 @@ class Network:
             best = np.minimum(best, dist.min(axis=1))
             g = np.where((z > 0) | lin, 1.0, s)
             P = g[:, :, None] * A
-            h = np.where((z > 0) | lin, z, s * z)
+            h = activate(z, s, lin)
         return best
 
     def compose_affine(self, M, v) -> "Network":

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..domains import Ball, Whole
 from ..intervals import preactivation_bounds
-from ..network import Network
+from ..network import Network, activate
 from ..oracle import Oracle, PolytopeLP
 from .arrangements import phi, restricted_count_ball
 from .global_bounds import Bound, LayerCounts, dimension_dp, serra2018
@@ -91,7 +91,7 @@ def radius_stability(net: Network, domain):
         out.append((inactive, unstable))
         scale = np.where(inactive, s, 1.0)
         rho = float(np.linalg.norm(scale[:, None] * W, 2)) * rho if np.any(scale) else 0.0
-        h = np.where((z > 0) | lin, z, s * z)
+        h = activate(z, s, lin)
         lines.append(f"layer {l}: unstable {int(unstable.sum())}, stably inactive {int(inactive.sum())}, "
                      f"rho_{l} = {rho:.6g}")
     return out, lines
@@ -270,7 +270,7 @@ def critical_radius(net: Network, center) -> float:
             ratio = np.where((den > 0) & ~lin, np.abs(z) / den, np.inf)
         best = min(best, float(ratio.min()) if ratio.size else np.inf)
         lip *= float(np.linalg.norm(W, 2))
-        h = np.where((z > 0) | lin, z, s * z)
+        h = activate(z, s, lin)
     return best
 
 
