@@ -163,6 +163,7 @@ def cmd_count(args):
         engine = "bfs"
     prog = Progress(not args.quiet)
     extra = {"pieces": args.pieces} if args.pieces is not None else {}
+    extra["kernel"] = args.kernel
     res = count_regions(net, domain, engine=engine, workers=args.workers, scheduler=args.scheduler,
                         checkpoint=args.checkpoint, max_regions=args.max_regions, time_limit=args.time_limit,
                         tol=Tolerances(inradius=args.tol, facet=args.tol), progress=prog, **extra)
@@ -195,7 +196,8 @@ def cmd_count(args):
         lin = res.linear_regions if res.linear_regions is not None else (
             "n/a (incomplete count)" if not res.complete else "n/a (subdivision engine: use --engine bfs)")
         print(f"linear regions   {lin}")
-        print(f"engine           {res.stats.get('engine', 'bfs')}"
+        kernel = f" ({res.stats['kernel']} kernel)" if "kernel" in res.stats else ""
+        print(f"engine           {res.stats.get('engine', 'bfs')}{kernel}"
               + (f" ({res.numerics['engine_note']})" if res.numerics.get("engine_note") else ""))
         print(f"seconds          {res.stats['seconds']:.3f}")
         print(f"LP / QP solves   {res.stats['lp_solves']} / {res.stats['qp_solves']}")
@@ -249,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--engine", default="auto", choices=["auto", "bfs", "subdivision"],
                    help="auto (default): the vectorised subdivision for polytope domains and L2 balls in "
                         "dimension <= 6, else the LP traversal (bfs, which also gives linear regions)")
+    c.add_argument("--kernel", default="auto", choices=["auto", "numba", "numpy"],
+                   help="the subdivision's split step: numba (compiled; auto picks it when numba imports) "
+                        "or numpy (the vectorised reference); the same cells either way")
     c.add_argument("--linear", action="store_true",
                    help="compute linear regions (forces the bfs engine)")
     c.add_argument("--workers", type=int, default=1, help="local processes for the subdivision engine")

@@ -40,6 +40,66 @@ def test_engines_agree_region_for_region(seed):
         assert all(dom.contains(r.point)[0] and np.array_equal(net.pattern(r.point), r.pattern) for r in sub.regions)
 
 
+def _cell_complex(net, domain, kernel):
+    """Every final cell of the subdivision: pattern -> (sorted vertices, number of edges)."""
+    from exactregions.engines import subdivision as sd
+
+    p = plan(net, domain, kernel=kernel)
+    out = {}
+    for cells, maps in p.batches:
+        for l in range(1, len(net.hidden_widths)):
+            cells, maps = sd._advance(net, cells, l, maps, p.unstable, p.fixed, p.m_dom, p.tol, None, kernel)
+        nedges = np.bincount(cells.ecell, minlength=cells.n)
+        for k in range(cells.n):
+            V = cells.V[cells.vcell == k]
+            out[cells.bits[k].tobytes()] = (V[np.lexsort(V.T[::-1])], nedges[k])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_numba_kernel_builds_the_same_cells_as_the_numpy_reference(seed):
+    rng = np.random.default_rng(100 + seed)
+    d = 1 + seed % 6
+    widths = [int(w) for w in rng.integers(3, 9, size=1 + seed % 3)]
+    net = random_net(d, widths, seed=seed, slope=0.2 if seed % 3 == 2 else 0.0)
+    dom = Box(-1, 1, dim=d) if seed % 2 else Polytope(np.vstack([np.eye(d), -np.eye(d), np.ones((1, d))]),
+                                                      np.r_[np.full(2 * d, 0.9), 0.5])
+    fast, ref = _cell_complex(net, dom, "numba"), _cell_complex(net, dom, "numpy")
+    assert len(fast) > 1 and fast.keys() == ref.keys()
+    for key, (V, ne) in ref.items():
+        assert fast[key][1] == ne  # the same edges: a vertex's d-1-face structure is the same
+        np.testing.assert_allclose(fast[key][0], V, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel", ["numba", "numpy"])
+def test_both_kernels_refuse_a_vertex_on_a_hyperplane(kernel):
+    net = Network([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[1.0, 1.0, 1.0]]], [[0.0, 0.0, 0.0], [0.0]])
+    with pytest.raises(Degenerate, match="hyperplane of neuron 2"):
+        count_regions(net, Box(-1, 1, dim=2), engine="subdivision", kernel=kernel)
+
+
+def test_numba_kernel_falls_back_to_numpy_when_2face_codes_would_overflow(monkeypatch):
+    # 8-D, constraint ids above 1,290: (id + 1)^6 >= 2^62, so the compiled pairing cannot encode
+    # a 2-face in one integer; those splits take the numpy path (lexsort), with the same count
+    from exactregions.engines import subdivision as sd
+
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(1300, 8))
+    b = np.full(1300, 50.0)  # stable (always active) on the box ...
+    b[-4:] = rng.normal(scale=0.1, size=4)  # ... except the last four neurons
+    net = Network([W, np.ones((1, 1300))], [b, [0.0]])
+    calls, reference = [], sd.split_numpy
+    monkeypatch.setattr(sd, "split_numpy", lambda *a: (calls.append(a[2]), reference(*a))[1])
+    res = count_regions(net, Box(-1, 1, dim=8), engine="subdivision", kernel="numba")
+    assert calls == [1296, 1297, 1298, 1299]
+    assert res.activation_regions == count_regions(net, Box(-1, 1, dim=8), engine="bfs").activation_regions == 16
+
+
+def test_unknown_kernel_is_refused():
+    with pytest.raises(ValueError, match="unknown kernel 'c'"):
+        count_regions(random_net(2, [3], seed=0), Box(-1, 1, dim=2), engine="subdivision", kernel="c")
+
+
 def test_subdivision_on_a_general_polytope_and_a_disc_clipped_to_a_box():
     net = random_net(2, [10, 10], seed=3)
     tri = Polytope([[-1.0, 0.0], [0.0, -1.0], [1.0, 1.0]], [0.8, 0.8, 0.9])

@@ -13,7 +13,7 @@ from ..result import Region, RegionCount
 from .bfs import count_regions as count_regions_bfs
 from .region import Tolerances
 from .segment import count_segment
-from .subdivision import Degenerate, plan, supports
+from .subdivision import Degenerate, plan, resolve_kernel, supports
 
 __all__ = ["count_regions", "count_regions_bfs", "count_segment", "Tolerances", "ENGINES"]
 
@@ -35,8 +35,8 @@ def count_regions(net, domain, *, engine: str = "bfs", workers: int = 1, schedul
     checkpoint: a folder that makes the run resumable: the subdivision keeps finished batches
         there, the BFS its state (``bfs_state.pickle``: visited set, frontier, regions, edges).
     Other keyword arguments (``max_regions``, ``time_limit``, ``tol``, ``progress``,
-    ``keep_regions``) are those of :func:`exactregions.engines.bfs.count_regions`; ``pieces`` and
-    ``batch_cells`` those of :func:`count_regions_subdivision` (ignored by the BFS).
+    ``keep_regions``) are those of :func:`exactregions.engines.bfs.count_regions`; ``pieces``,
+    ``batch_cells`` and ``kernel`` those of :func:`count_regions_subdivision` (ignored by the BFS).
 
     A :class:`~exactregions.domains.Segment` is counted by 1-D interval splitting; a
     :class:`~exactregions.domains.Plane` on the network composed with the plane's map (the
@@ -54,7 +54,7 @@ def count_regions(net, domain, *, engine: str = "bfs", workers: int = 1, schedul
         res.slice = domain
         return res
     note = None
-    sub_opts = {k: kwargs.pop(k) for k in ("pieces", "batch_cells") if k in kwargs}  # subdivision only
+    sub_opts = {k: kwargs.pop(k) for k in ("pieces", "batch_cells", "kernel") if k in kwargs}  # subdivision only
     if domain.dim != net.input_dim:
         raise ValueError(f"domain has dimension {domain.dim} but the network takes {net.input_dim} inputs")
     wants_sub = engine == "subdivision" or (engine == "auto" and domain.dim <= AUTO_MAX_DIM)
@@ -80,7 +80,8 @@ def count_regions(net, domain, *, engine: str = "bfs", workers: int = 1, schedul
 
 def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpoint=None, max_regions=None,
                               time_limit=None, tol=None, progress=None, keep_regions=True,
-                              batch_cells: int | None = None, pieces: int | None = None) -> RegionCount:
+                              batch_cells: int | None = None, pieces: int | None = None,
+                              kernel: str = "auto") -> RegionCount:
     """The subdivision engine as a :class:`RegionCount` (no graph, no linear regions, no
     affine maps; ``inradius`` is not computed and reads NaN).
 
@@ -88,11 +89,14 @@ def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpo
         layer (in parallel with ``workers``, memory bounded by the piece), then merge by
         pattern. Default: ``2 * workers`` with local workers (and no ``max_regions``), else 1
         (one first layer, its cells cut into batches that the workers share).
+    kernel: the split step, ``"numba"`` (compiled), ``"numpy"`` (the vectorised reference) or
+        ``"auto"`` (numba when it imports); both give the same cells.
     """
     from .parallel import run_pieces, run_plan, split_domain
 
     t0 = time.perf_counter()
     tol = tol or Tolerances()
+    kernel = resolve_kernel(kernel)
     if pieces is None:
         pieces = 2 * workers if workers > 1 and scheduler is None and max_regions is None else 1
     if pieces > 1 and max_regions is not None:
@@ -102,9 +106,9 @@ def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpo
         patterns, points, count, stop, st = run_pieces(net, parts, workers=workers, scheduler=scheduler,
                                                        checkpoint=checkpoint, keep=keep_regions,
                                                        time_limit=time_limit, batch_cells=batch_cells,
-                                                       progress=progress)
+                                                       kernel=kernel, progress=progress)
     else:
-        p = plan(net, domain, batch_cells=batch_cells, progress=progress)
+        p = plan(net, domain, batch_cells=batch_cells, kernel=kernel, progress=progress)
         if not p.batches:  # no hidden neuron: the domain is one region
             patterns, points, count, stop, st = np.zeros((1, 0), bool), domain.seed_point()[None], 1, None, {}
         else:
@@ -117,7 +121,7 @@ def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpo
     g = nx.Graph()
     g.add_nodes_from(range(len(regions)))
     stats = {"seconds": time.perf_counter() - t0, "lp_solves": 0, "qp_solves": st.get("qp_solves", 0),
-             "engine": "subdivision", "workers": workers, "scheduler": scheduler, **st}
+             "engine": "subdivision", "kernel": kernel, "workers": workers, "scheduler": scheduler, **st}
     numerics = {"tolerances": tol.to_dict(), "thin_regions_skipped": 0, "near_degenerate": [],
                 "seed_perturbed": None,
                 "linear_regions": "not computed by the subdivision engine (use engine='bfs')"}

@@ -195,14 +195,14 @@ def _count_piece(task):
     """One piece, start to finish, in one process: packed patterns (for the merge), points."""
     from .subdivision import plan as make_plan
 
-    net, piece, batch_cells, checkpoint, keep, time_limit = task
-    p = make_plan(net, piece, batch_cells=batch_cells)
+    net, piece, batch_cells, kernel, checkpoint, keep, time_limit = task
+    p = make_plan(net, piece, batch_cells=batch_cells, kernel=kernel)
     pats, pts, count, stop, st = run_plan(p, checkpoint=checkpoint, keep=True, time_limit=time_limit)
     return np.packbits(pats, axis=1), (pts if keep else None), stop, st["qp_solves"], st["batches"]
 
 
 def run_pieces(net, pieces, *, workers=1, scheduler=None, checkpoint=None, keep=True, time_limit=None,
-               batch_cells=None, progress=None):
+               batch_cells=None, kernel="auto", progress=None):
     """Count every piece (each with its own first layer: parallel, and memory bounded by the
     piece), then merge by activation pattern: a convex region is identified by its pattern, so
     the union of the pieces' patterns is the domain's set of regions.
@@ -210,7 +210,7 @@ def run_pieces(net, pieces, *, workers=1, scheduler=None, checkpoint=None, keep=
     Returns ``(patterns, points, count, stop_reason, stats)`` like :func:`run_plan`.
     """
     t0 = time.perf_counter()
-    tasks = [(net, piece, batch_cells, None if checkpoint is None else os.path.join(checkpoint, f"piece_{k:03d}"),
+    tasks = [(net, piece, batch_cells, kernel, None if checkpoint is None else os.path.join(checkpoint, f"piece_{k:03d}"),
               keep, time_limit) for k, piece in enumerate(pieces)]
     executor = client = None
     try:

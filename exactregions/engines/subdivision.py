@@ -76,6 +76,22 @@ class Cells:
         return Cells(self.V[vk], newid[self.vcell[vk]], self.T[vk], vid[self.E[ek]], newid[self.ecell[ek]],
                      self.bits[cells], self.parent[cells])
 
+    def chunks(self, size: int):
+        """``(first cell, sub-batch)`` for consecutive runs of ``size`` cells, in order: the
+        same sub-batches as :meth:`take` of each run, with one sort instead of a pass per run."""
+        vo = np.argsort(self.vcell, kind="stable")
+        eo = np.argsort(self.ecell, kind="stable")
+        where = np.empty_like(vo)
+        where[vo] = np.arange(vo.size)  # a vertex's position in cell order
+        starts = np.arange(0, self.n, size)
+        vb = np.searchsorted(self.vcell[vo], np.r_[starts, self.n])
+        eb = np.searchsorted(self.ecell[eo], np.r_[starts, self.n])
+        for k, lo in enumerate(starts):
+            hi = min(self.n, lo + size)
+            vs, es = vo[vb[k]:vb[k + 1]], eo[eb[k]:eb[k + 1]]
+            yield lo, Cells(self.V[vs], self.vcell[vs] - lo, self.T[vs], where[self.E[es]] - vb[k],
+                            self.ecell[es] - lo, self.bits[lo:hi], self.parent[lo:hi])
+
 
 def supports(domain) -> bool:
     """Polytope domains (and L2 balls through their box) that give a simple first cell."""
@@ -130,7 +146,7 @@ class _Work:
 
     def __init__(self, cells: Cells, A, c):
         self.d = cells.V.shape[1]
-        self.A, self.c = A, c
+        self.A, self.c = (np.require(x, np.float64, ["C", "W"]) for x in (A, c))  # one compiled signature
         self.nv, self.ne, self.nc = cells.V.shape[0], cells.E.shape[0], cells.n
         cv, ce, cc = 8 * self.nv + 256, 8 * self.ne + 256, 8 * self.nc + 64  # few regrowths
         n_l = A.shape[1]
@@ -144,28 +160,32 @@ class _Work:
         self.parent = _buffer(cells.parent.astype(i32), cc)
         self.vpar = _buffer(cells.parent[cells.vcell].astype(i32), cv)
         self.epar = _buffer(cells.parent[cells.ecell].astype(i32), ce)
-        self.vals = np.empty((cv, n_l))
+        self.vals = np.empty((n_l, cv))  # neuron-major: one neuron's values are contiguous
         for lo in range(0, self.nv, 4096):  # chunks bound the temporary A[pv]
             hi = min(self.nv, lo + 4096)
             pv = self.vpar[lo:hi]
-            self.vals[lo:hi] = np.einsum("vd,vnd->vn", self.V[lo:hi], A[pv]) + c[pv]
+            self.vals[:, lo:hi] = (np.einsum("vd,vnd->vn", self.V[lo:hi], A[pv]) + c[pv]).T
         n_par = A.shape[0]
         vp = self.vpar[:self.nv]
         self.B = np.zeros((n_par, n_l), bool)
         neg = np.zeros((n_par, n_l), bool)
         for i in range(n_l):
-            self.B[vp[self.vals[:self.nv, i] > 0], i] = True
-            neg[vp[self.vals[:self.nv, i] < 0], i] = True
+            self.B[vp[self.vals[i, :self.nv] > 0], i] = True
+            neg[vp[self.vals[i, :self.nv] < 0], i] = True
         self.R = self.B & neg
 
     def reserve(self, add_v, add_e, add_c):
         for name, count, add in (("V", self.nv, add_v), ("vcell", self.nv, add_v), ("T", self.nv, add_v),
-                                 ("vals", self.nv, add_v), ("vpar", self.nv, add_v), ("E", self.ne, add_e),
+                                 ("vpar", self.nv, add_v), ("E", self.ne, add_e),
                                  ("ecell", self.ne, add_e), ("epar", self.ne, add_e),
                                  ("bits", self.nc, add_c), ("parent", self.nc, add_c)):
             arr = getattr(self, name)
             if count + add > arr.shape[0]:
                 setattr(self, name, _buffer(arr[:count], 2 * (count + add)))
+        if self.nv + add_v > self.vals.shape[1]:
+            vals = np.empty((self.vals.shape[0], 2 * (self.nv + add_v)))
+            vals[:, :self.nv] = self.vals[:, :self.nv]
+            self.vals = vals
 
     def cells(self) -> Cells:
         nv, ne, nc = self.nv, self.ne, self.nc
@@ -185,7 +205,28 @@ def _drop_one(k: int) -> np.ndarray:
     return np.array([[i for i in range(k) if i != j] for j in range(k)], dtype=np.intp).reshape(k, k - 1)
 
 
-def split(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
+def split_numba(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
+    """:func:`split_numpy` compiled (``exactregions.engines._split_numba``): the same cells."""
+    from . import _split_numba as nb
+
+    if w.d > 2 and (cid + 1) ** (w.d - 2) >= 2 ** 62:  # 2-face codes would overflow
+        return split_numpy(w, i, j, cid, tol)
+    cut = np.empty(w.nc, bool)
+    k, nx = nb._scan(i, j, w.nv, w.ne, w.nc, w.V, w.vcell, w.vpar, w.vals, w.E, w.ecell, w.epar, w.bits,
+                     w.parent, w.R, w.B, w.A, w.c, tol, cut)
+    if k < 0:
+        raise Degenerate(nb.MESSAGES[k].format(j=j))
+    if k == 0:
+        return
+    w.reserve(2 * nx, nx * w.d, k)  # nx crossing edges, nx (d - 1) / 2 cut 2-faces, two edges each
+    nv, ne, nc = nb._apply(i, j, cid, w.nv, w.ne, w.nc, nx, w.V, w.vcell, w.T, w.vals, w.vpar, w.E, w.ecell,
+                           w.epar, w.bits, w.parent, w.R, cut)
+    if nv < 0:
+        raise Degenerate(nb.MESSAGES[nv].format(j=j))
+    w.nv, w.ne, w.nc = nv, ne, nc
+
+
+def split_numpy(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
     """Split every cell of ``w`` by the hyperplane of the layer's neuron ``i`` (pattern bit
     ``j``, constraint id ``cid``), in place; sets bit ``j`` of every cell."""
     d, nv, ne, nc = w.d, w.nv, w.ne, w.nc
@@ -194,7 +235,7 @@ def split(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
     if not rel_par.any():
         return
     idx = np.flatnonzero(rel_par[w.vpar[:nv]])  # vertices of cells this neuron may cut
-    s = w.vals[idx, i]
+    s = w.vals[i, idx]
     vc = w.vcell[idx]
     relc = rel_par[w.parent[:nc]]
     has_pos = np.zeros(nc, bool)
@@ -220,7 +261,7 @@ def split(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
     eidx = np.flatnonzero(rel_par[w.epar[:ne]])
     eidx = eidx[cut[w.ecell[eidx]]]  # edges of cut cells
     u, v = w.E[eidx, 0], w.E[eidx, 1]
-    su_all, sv_all = w.vals[u, i], w.vals[v, i]
+    su_all, sv_all = w.vals[i, u], w.vals[i, v]
     cross = (su_all > 0) != (sv_all > 0)
     ci = eidx[cross]
     en = eidx[~cross & (su_all < 0)]
@@ -232,7 +273,7 @@ def split(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
     t = (su / (su - sw))[:, None]
     P = w.V[cu] + t * (w.V[cw] - w.V[cu])
     rest = slice(i + 1, None)  # only the layer's later neurons will read these values
-    vals = w.vals[cu, rest] + t * (w.vals[cw, rest] - w.vals[cu, rest])
+    vals = w.vals[rest, cu] + t.T * (w.vals[rest, cw] - w.vals[rest, cu])
     both = np.sort(np.hstack([w.T[cu], w.T[cw]]), axis=1)  # the shared ids appear twice, adjacent
     twice = both[:, 1:] == both[:, :-1]
     if not np.all(twice.sum(axis=1) == d - 1):
@@ -251,7 +292,7 @@ def split(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
         w.V[half] = P
         w.vcell[half] = cell_ids
         w.T[half] = Tnew
-        w.vals[half, rest] = vals
+        w.vals[rest, half] = vals
         w.vpar[half] = par
     pos_u = su > 0
     w.E[ci, 0] = np.where(pos_u, cu, cw)  # the positive part of each crossing edge keeps its row
@@ -353,11 +394,30 @@ def _rim_point(net, domain, pattern, unstable, oracle):
     return q if dist < r else None
 
 
-def _advance(net, cells: Cells, l: int, maps, unstable, fixed, m_dom, tol, ball, progress=None):
+KERNELS = ("auto", "numba", "numpy")
+
+
+def resolve_kernel(kernel: str) -> str:
+    """``"auto"``: the compiled kernel when numba imports, else the numpy one."""
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown kernel '{kernel}': choose from {', '.join(KERNELS)}")
+    if kernel == "numpy":
+        return kernel
+    try:
+        from . import _split_numba  # noqa: F401
+    except ImportError:
+        if kernel == "numba":
+            raise ValueError("kernel 'numba' needs the numba package: pip install numba") from None
+        return "numpy"
+    return "numba"
+
+
+def _advance(net, cells: Cells, l: int, maps, unstable, fixed, m_dom, tol, ball, kernel, progress=None):
     """Split the cells by every neuron of layer ``l``; return them with layer l+1's affine maps."""
     A, c = maps
     sl = net.layer_slices()[l]
     work = _Work(cells, A, c)
+    split = split_numba if kernel == "numba" else split_numpy
     t0 = time.perf_counter()
     for i in range(sl.stop - sl.start):
         j = sl.start + i
@@ -379,22 +439,21 @@ def _advance(net, cells: Cells, l: int, maps, unstable, fixed, m_dom, tol, ball,
     return cells, (np.einsum("ij,kjd->kid", W, g[:, :, None] * Ap), np.einsum("ij,kj->ki", W, g * cp) + b)
 
 
-def run_batch(net, domain, cells: Cells, start: int, maps, unstable, fixed, m_dom, tol, max_cells):
+def run_batch(net, domain, cells: Cells, start: int, maps, unstable, fixed, m_dom, tol, max_cells, kernel):
     """Push a batch of cells through layers ``start..L-1`` (in sub-batches of at most
     ``max_cells`` cells); returns (patterns, points, QPs solved) of its regions meeting the domain."""
     oracle = Oracle()
     ball = domain.l2_ball
     L = len(net.hidden_widths)
     for l in range(start, L):
-        cells, maps = _advance(net, cells, l, maps, unstable, fixed, m_dom, tol, ball)
+        cells, maps = _advance(net, cells, l, maps, unstable, fixed, m_dom, tol, ball, kernel)
         if maps is not None and cells.n > max_cells:
             outs = []
-            for lo in range(0, cells.n, max_cells):
-                idx = np.arange(lo, min(cells.n, lo + max_cells))
-                sub = cells.take(idx)
+            for lo, sub in cells.chunks(max_cells):
+                idx = np.arange(lo, lo + sub.n)
                 sub.parent = np.arange(idx.size)
                 outs.append(run_batch(net, domain, sub, l + 1, (maps[0][idx], maps[1][idx]), unstable, fixed, m_dom,
-                                      tol, max_cells))
+                                      tol, max_cells, kernel))
             return (np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs]),
                     sum(o[2] for o in outs))
     p, q = _finish(net, domain, cells, unstable, oracle)
@@ -413,11 +472,12 @@ class Plan:
     m_dom: int
     tol: float
     max_cells: int
+    kernel: str
 
     def run(self, i):
         cells, maps = self.batches[i]
         return run_batch(self.net, self.domain, cells, 1, maps, self.unstable, self.fixed, self.m_dom, self.tol,
-                         self.max_cells)
+                         self.max_cells, self.kernel)
 
 
 def default_batch_cells(d: int) -> int:
@@ -427,27 +487,27 @@ def default_batch_cells(d: int) -> int:
 
 
 def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000, tol: float = 1e-10,
-         progress=None) -> Plan:
+         kernel: str = "auto", progress=None) -> Plan:
     """Layer 1 in this process, then the cells cut into batches of ``batch_cells`` (default
     :func:`default_batch_cells`; the same batches for the same input: checkpoints and workers
-    rely on it)."""
+    rely on it). ``kernel``: see :func:`resolve_kernel`; both give the same cells."""
+    kernel = resolve_kernel(kernel)
     batch_cells = batch_cells or default_batch_cells(net.input_dim)
     if not supports(domain):
         raise Degenerate(f"the subdivision engine does not handle {domain!r}")
     unstable, fixed = stability(*preactivation_bounds(net, domain), net.linear_mask())
     cells, m_dom = initial_cell(domain, net.n_hidden)
     if net.n_hidden == 0:
-        return Plan(net, domain, [], unstable, fixed, m_dom, tol, max_cells)
+        return Plan(net, domain, [], unstable, fixed, m_dom, tol, max_cells, kernel)
     W, b = net.weights[0], net.biases[0]
     cells, maps = _advance(net, cells, 0, (W[None, :, :], b[None, :]), unstable, fixed, m_dom, tol, domain.l2_ball,
-                           progress)
+                           kernel, progress)
     batches = []
     if maps is None:  # one hidden layer: layer 1 is all the work
         batches.append((cells, None))
     else:
-        for lo in range(0, cells.n, batch_cells):
-            idx = np.arange(lo, min(cells.n, lo + batch_cells))
-            sub = cells.take(idx)
+        for lo, sub in cells.chunks(batch_cells):
+            idx = np.arange(lo, lo + sub.n)
             sub.parent = np.arange(idx.size)
             batches.append((sub, (maps[0][idx], maps[1][idx])))
-    return Plan(net, domain, batches, unstable, fixed, m_dom, tol, max_cells)
+    return Plan(net, domain, batches, unstable, fixed, m_dom, tol, max_cells, kernel)

@@ -1,0 +1,182 @@
+"""The subdivision's split step compiled with numba: the same cells, vertices and edges as
+:func:`exactregions.engines.subdivision.split_numpy` (the readable reference, which the tests
+hold it to), in two passes over the arrays instead of some forty numpy temporaries.
+
+Pass 1 (:func:`_scan`) sets the neuron's bit of every cell, finds the cut cells, checks
+general position and counts the crossing edges, so the caller can size the buffers; pass 2
+(:func:`_apply`) moves the negative halves to new cells, puts one new vertex on each crossing
+edge (a copy in each half) and joins the two new vertices of every cut 2-face.
+
+Status codes (negative returns) stand for :class:`Degenerate` reasons; numba code raises
+nothing itself so that the compiled functions stay exception-free and cacheable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+ON_HYPERPLANE, NOT_SIMPLE, FACE_NOT_CUT_TWICE = -1, -2, -3
+
+MESSAGES = {
+    ON_HYPERPLANE: "a vertex lies on the hyperplane of neuron {j}",
+    NOT_SIMPLE: "an edge's ends do not share d-1 constraints (not a simple cell)",
+    FACE_NOT_CUT_TWICE: "a 2-face is not cut in exactly two edges",
+}
+
+
+@njit(cache=True, nogil=True)
+def _scan(i, j, nv, ne, nc, V, vcell, vpar, vals, E, ecell, epar, bits, parent, R, B, A, c, tol, cut):
+    """Bit ``j`` of every cell; ``cut[c]`` for the cells the hyperplane strictly crosses.
+    Returns (number of cut cells, number of crossing edges) or (status, 0)."""
+    has_pos = np.zeros(nc, np.bool_)
+    has_neg = np.zeros(nc, np.bool_)
+    for v in range(nv):
+        if R[vpar[v], i]:
+            s = vals[i, v]
+            if s > 0:
+                has_pos[vcell[v]] = True
+            elif s < 0:
+                has_neg[vcell[v]] = True
+    k = 0
+    for q in range(nc):
+        if R[parent[q], i]:
+            bits[q, j] = has_pos[q]
+            cut[q] = has_pos[q] and has_neg[q]
+            k += cut[q]
+        else:
+            bits[q, j] = B[parent[q], i]
+            cut[q] = False
+    if k == 0:
+        return 0, 0
+    d = V.shape[1]
+    for v in range(nv):  # general position: no vertex of a cut cell on the hyperplane
+        if R[vpar[v], i] and cut[vcell[v]]:
+            s = abs(vals[i, v])
+            if s <= 1e-6:
+                p = vpar[v]
+                asum, vmax = 0.0, 1.0
+                for t in range(d):
+                    asum += abs(A[p, i, t])
+                    vmax = max(vmax, abs(V[v, t]))
+                if s <= tol * (asum * vmax + abs(c[p, i])):
+                    return ON_HYPERPLANE, 0
+    nx = 0
+    for e in range(ne):
+        if R[epar[e], i] and cut[ecell[e]]:
+            if (vals[i, E[e, 0]] > 0) != (vals[i, E[e, 1]] > 0):
+                nx += 1
+    return k, nx
+
+
+@njit(cache=True, nogil=True)
+def _apply(i, j, cid, nv, ne, nc, nx, V, vcell, T, vals, vpar, E, ecell, epar, bits, parent, R, cut):
+    """Split the cut cells (``nx`` crossing edges, buffers already large enough).
+    Returns the new (nv, ne, nc) or (status, 0, 0)."""
+    d = V.shape[1]
+    n_l = vals.shape[0]
+    newid = np.full(nc, -1, np.int32)
+    k = 0
+    for q in range(nc):
+        if cut[q]:
+            newid[q] = nc + k
+            parent[nc + k] = parent[q]
+            bits[nc + k] = bits[q]
+            bits[nc + k, j] = False  # the new cells are the negative halves
+            k += 1
+    for v in range(nv):
+        if R[vpar[v], i] and cut[vcell[v]] and vals[i, v] < 0:
+            vcell[v] = newid[vcell[v]]
+    S = np.empty((nx, max(d - 1, 1)), np.int32)
+    xcell = np.empty(nx, np.int32)
+    x = 0
+    for e in range(ne):
+        if not (R[epar[e], i] and cut[ecell[e]]):
+            continue
+        u, w = E[e, 0], E[e, 1]
+        su, sw = vals[i, u], vals[i, w]
+        if (su > 0) == (sw > 0):
+            if su < 0:
+                ecell[e] = newid[ecell[e]]
+            continue
+        old = ecell[e]
+        # the ids tight at both ends (each T row is sorted): the edge's d-1 constraints
+        a = b = m = 0
+        while a < d and b < d:
+            if T[u, a] == T[w, b]:
+                if m == d - 1:
+                    return NOT_SIMPLE, 0, 0
+                S[x, m] = T[u, a]
+                m += 1
+                a += 1
+                b += 1
+            elif T[u, a] < T[w, b]:
+                a += 1
+            else:
+                b += 1
+        if m != d - 1:
+            return NOT_SIMPLE, 0, 0
+        t = su / (su - sw)
+        wp, wn = nv + x, nv + nx + x
+        for h in (wp, wn):
+            for r in range(d):
+                V[h, r] = V[u, r] + t * (V[w, r] - V[u, r])
+            for r in range(d - 1):
+                T[h, r] = S[x, r]
+            T[h, d - 1] = cid  # cid exceeds every id already tight: the row stays sorted
+            for r in range(i + 1, n_l):  # only the layer's later neurons read these values
+                vals[r, h] = vals[r, u] + t * (vals[r, w] - vals[r, u])
+            vpar[h] = parent[old]
+        vcell[wp], vcell[wn] = old, newid[old]
+        pos_end, neg_end = (u, w) if su > 0 else (w, u)
+        E[e, 0], E[e, 1] = pos_end, wp  # the positive part keeps the edge's row
+        E[ne + x, 0], E[ne + x, 1] = wn, neg_end
+        ecell[ne + x], epar[ne + x] = newid[old], parent[old]
+        xcell[x] = old
+        x += 1
+    n_new_e = nx
+    if d > 1:
+        # a cut 2-face (same cell, same d-2 constraints) is cut in exactly two edges: pair the
+        # crossing edges of each cut cell by one integer per 2-face (its d-2 ids in base cid+1;
+        # the caller checks that it fits in 63 bits)
+        start = np.zeros(k + 1, np.int64)  # crossing edges bucketed by cut cell
+        for x in range(nx):
+            start[newid[xcell[x]] - nc + 1] += d - 1
+        for q in range(k):
+            start[q + 1] += start[q]
+        fill = start[:k].copy()
+        codes = np.empty(nx * (d - 1), np.int64)
+        owner = np.empty(nx * (d - 1), np.int32)
+        base = np.int64(cid + 1)
+        for x in range(nx):
+            g = newid[xcell[x]] - nc
+            for q in range(d - 1):
+                code = np.int64(0)
+                for r in range(d - 1):
+                    if r != q:
+                        code = code * base + S[x, r]
+                codes[fill[g]] = code
+                owner[fill[g]] = x
+                fill[g] += 1
+        for g in range(k):
+            lo, hi = start[g], start[g + 1]
+            for h in range(lo + 1, hi):  # insertion sort: a cell has a few dozen codes
+                cv, ov = codes[h], owner[h]
+                m = h - 1
+                while m >= lo and codes[m] > cv:
+                    codes[m + 1], owner[m + 1] = codes[m], owner[m]
+                    m -= 1
+                codes[m + 1], owner[m + 1] = cv, ov
+            if (hi - lo) % 2:
+                return FACE_NOT_CUT_TWICE, 0, 0
+            for h in range(lo, hi, 2):
+                if codes[h] != codes[h + 1] or (h + 2 < hi and codes[h + 2] == codes[h]):
+                    return FACE_NOT_CUT_TWICE, 0, 0
+                x1, x2 = owner[h], owner[h + 1]
+                old = xcell[x1]
+                r = ne + n_new_e
+                E[r, 0], E[r, 1], ecell[r], epar[r] = nv + x1, nv + x2, old, parent[old]
+                E[r + 1, 0], E[r + 1, 1] = nv + nx + x1, nv + nx + x2
+                ecell[r + 1], epar[r + 1] = newid[old], parent[old]
+                n_new_e += 2
+    return nv + 2 * nx, ne + n_new_e, nc + k
