@@ -26,17 +26,23 @@ MESSAGES = {
 
 
 @njit(cache=True, nogil=True)
-def _scan(i, j, nv, ne, nc, V, vcell, vpar, vals, E, ecell, epar, bits, parent, R, B, A, c, tol, cut):
-    """Bit ``j`` of every cell; ``cut[c]`` for the cells the hyperplane strictly crosses.
+def _scan(i, j, nv, ne, nc, V, vcell, vpar, s, E, ecell, epar, bits, parent, R, B, A, c, tol, cut):
+    """Bit ``j`` of every cell; ``cut[c]`` for the cells the hyperplane strictly crosses; the
+    neuron's value ``s[v]`` at every vertex of a cell it may cut.
     Returns (number of cut cells, number of crossing edges) or (status, 0)."""
+    d = V.shape[1]
     has_pos = np.zeros(nc, np.bool_)
     has_neg = np.zeros(nc, np.bool_)
     for v in range(nv):
-        if R[vpar[v], i]:
-            s = vals[i, v]
-            if s > 0:
+        p = vpar[v]
+        if R[p, i]:
+            val = c[p, i]
+            for t in range(d):
+                val += A[p, i, t] * V[v, t]
+            s[v] = val
+            if val > 0:
                 has_pos[vcell[v]] = True
-            elif s < 0:
+            elif val < 0:
                 has_neg[vcell[v]] = True
     k = 0
     for q in range(nc):
@@ -49,32 +55,30 @@ def _scan(i, j, nv, ne, nc, V, vcell, vpar, vals, E, ecell, epar, bits, parent, 
             cut[q] = False
     if k == 0:
         return 0, 0
-    d = V.shape[1]
     for v in range(nv):  # general position: no vertex of a cut cell on the hyperplane
         if R[vpar[v], i] and cut[vcell[v]]:
-            s = abs(vals[i, v])
-            if s <= 1e-6:
+            val = abs(s[v])
+            if val <= 1e-6:
                 p = vpar[v]
                 asum, vmax = 0.0, 1.0
                 for t in range(d):
                     asum += abs(A[p, i, t])
                     vmax = max(vmax, abs(V[v, t]))
-                if s <= tol * (asum * vmax + abs(c[p, i])):
+                if val <= tol * (asum * vmax + abs(c[p, i])):
                     return ON_HYPERPLANE, 0
     nx = 0
     for e in range(ne):
         if R[epar[e], i] and cut[ecell[e]]:
-            if (vals[i, E[e, 0]] > 0) != (vals[i, E[e, 1]] > 0):
+            if (s[E[e, 0]] > 0) != (s[E[e, 1]] > 0):
                 nx += 1
     return k, nx
 
 
 @njit(cache=True, nogil=True)
-def _apply(i, j, cid, nv, ne, nc, nx, V, vcell, T, vals, vpar, E, ecell, epar, bits, parent, R, cut):
+def _apply(i, j, cid, nv, ne, nc, nx, V, vcell, T, s, vpar, E, ecell, epar, bits, parent, R, cut):
     """Split the cut cells (``nx`` crossing edges, buffers already large enough).
     Returns the new (nv, ne, nc) or (status, 0, 0)."""
     d = V.shape[1]
-    n_l = vals.shape[0]
     newid = np.full(nc, -1, np.int32)
     k = 0
     for q in range(nc):
@@ -85,7 +89,7 @@ def _apply(i, j, cid, nv, ne, nc, nx, V, vcell, T, vals, vpar, E, ecell, epar, b
             bits[nc + k, j] = False  # the new cells are the negative halves
             k += 1
     for v in range(nv):
-        if R[vpar[v], i] and cut[vcell[v]] and vals[i, v] < 0:
+        if R[vpar[v], i] and cut[vcell[v]] and s[v] < 0:
             vcell[v] = newid[vcell[v]]
     S = np.empty((nx, max(d - 1, 1)), np.int32)
     xcell = np.empty(nx, np.int32)
@@ -94,7 +98,7 @@ def _apply(i, j, cid, nv, ne, nc, nx, V, vcell, T, vals, vpar, E, ecell, epar, b
         if not (R[epar[e], i] and cut[ecell[e]]):
             continue
         u, w = E[e, 0], E[e, 1]
-        su, sw = vals[i, u], vals[i, w]
+        su, sw = s[u], s[w]
         if (su > 0) == (sw > 0):
             if su < 0:
                 ecell[e] = newid[ecell[e]]
@@ -124,8 +128,6 @@ def _apply(i, j, cid, nv, ne, nc, nx, V, vcell, T, vals, vpar, E, ecell, epar, b
             for r in range(d - 1):
                 T[h, r] = S[x, r]
             T[h, d - 1] = cid  # cid exceeds every id already tight: the row stays sorted
-            for r in range(i + 1, n_l):  # only the layer's later neurons read these values
-                vals[r, h] = vals[r, u] + t * (vals[r, w] - vals[r, u])
             vpar[h] = parent[old]
         vcell[wp], vcell[wn] = old, newid[old]
         pos_end, neg_end = (u, w) if su > 0 else (w, u)

@@ -135,9 +135,9 @@ def initial_cell(domain, n_neurons: int):
 
 
 class _Work:
-    """One layer's cells in growable buffers, split in place; ``vals`` holds every neuron of
-    the layer at every vertex (new vertices get theirs by interpolation: exact, since the
-    layer's pre-activations are affine on each cell).
+    """One layer's cells in growable buffers, split in place. A neuron's value at a vertex is
+    computed when the neuron splits (``a . v + c`` of the vertex's layer-start cell, d products)
+    into the scratch ``s``: storing every neuron at every vertex would cost n_l floats each.
 
     ``R[p, i]``: neuron ``i`` cuts the layer's starting cell ``p``; ``B[p, i]``: it is positive
     somewhere on ``p``. A cell inside ``p`` can only be cut by a neuron that cuts ``p``, and
@@ -160,32 +160,26 @@ class _Work:
         self.parent = _buffer(cells.parent.astype(i32), cc)
         self.vpar = _buffer(cells.parent[cells.vcell].astype(i32), cv)
         self.epar = _buffer(cells.parent[cells.ecell].astype(i32), ce)
-        self.vals = np.empty((n_l, cv))  # neuron-major: one neuron's values are contiguous
-        for lo in range(0, self.nv, 4096):  # chunks bound the temporary A[pv]
-            hi = min(self.nv, lo + 4096)
-            pv = self.vpar[lo:hi]
-            self.vals[:, lo:hi] = (np.einsum("vd,vnd->vn", self.V[lo:hi], A[pv]) + c[pv]).T
+        self.s = np.empty(cv)
         n_par = A.shape[0]
-        vp = self.vpar[:self.nv]
         self.B = np.zeros((n_par, n_l), bool)
         neg = np.zeros((n_par, n_l), bool)
-        for i in range(n_l):
-            self.B[vp[self.vals[i, :self.nv] > 0], i] = True
-            neg[vp[self.vals[i, :self.nv] < 0], i] = True
+        for lo in range(0, self.nv, 4096):  # chunks bound the temporaries
+            hi = min(self.nv, lo + 4096)
+            pv = self.vpar[lo:hi]
+            vals = np.einsum("vd,vnd->vn", self.V[lo:hi], A[pv]) + c[pv]
+            np.logical_or.at(self.B, pv, vals > 0)
+            np.logical_or.at(neg, pv, vals < 0)
         self.R = self.B & neg
 
     def reserve(self, add_v, add_e, add_c):
         for name, count, add in (("V", self.nv, add_v), ("vcell", self.nv, add_v), ("T", self.nv, add_v),
-                                 ("vpar", self.nv, add_v), ("E", self.ne, add_e),
+                                 ("vpar", self.nv, add_v), ("s", self.nv, add_v), ("E", self.ne, add_e),
                                  ("ecell", self.ne, add_e), ("epar", self.ne, add_e),
                                  ("bits", self.nc, add_c), ("parent", self.nc, add_c)):
             arr = getattr(self, name)
             if count + add > arr.shape[0]:
                 setattr(self, name, _buffer(arr[:count], 2 * (count + add)))
-        if self.nv + add_v > self.vals.shape[1]:
-            vals = np.empty((self.vals.shape[0], 2 * (self.nv + add_v)))
-            vals[:, :self.nv] = self.vals[:, :self.nv]
-            self.vals = vals
 
     def cells(self) -> Cells:
         nv, ne, nc = self.nv, self.ne, self.nc
@@ -212,14 +206,14 @@ def split_numba(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
     if w.d > 2 and (cid + 1) ** (w.d - 2) >= 2 ** 62:  # 2-face codes would overflow
         return split_numpy(w, i, j, cid, tol)
     cut = np.empty(w.nc, bool)
-    k, nx = nb._scan(i, j, w.nv, w.ne, w.nc, w.V, w.vcell, w.vpar, w.vals, w.E, w.ecell, w.epar, w.bits,
+    k, nx = nb._scan(i, j, w.nv, w.ne, w.nc, w.V, w.vcell, w.vpar, w.s, w.E, w.ecell, w.epar, w.bits,
                      w.parent, w.R, w.B, w.A, w.c, tol, cut)
     if k < 0:
         raise Degenerate(nb.MESSAGES[k].format(j=j))
     if k == 0:
         return
     w.reserve(2 * nx, nx * w.d, k)  # nx crossing edges, nx (d - 1) / 2 cut 2-faces, two edges each
-    nv, ne, nc = nb._apply(i, j, cid, w.nv, w.ne, w.nc, nx, w.V, w.vcell, w.T, w.vals, w.vpar, w.E, w.ecell,
+    nv, ne, nc = nb._apply(i, j, cid, w.nv, w.ne, w.nc, nx, w.V, w.vcell, w.T, w.s, w.vpar, w.E, w.ecell,
                            w.epar, w.bits, w.parent, w.R, cut)
     if nv < 0:
         raise Degenerate(nb.MESSAGES[nv].format(j=j))
@@ -235,7 +229,11 @@ def split_numpy(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
     if not rel_par.any():
         return
     idx = np.flatnonzero(rel_par[w.vpar[:nv]])  # vertices of cells this neuron may cut
-    s = w.vals[i, idx]
+    pv = w.vpar[idx]
+    s = w.c[pv, i].copy()
+    for t in range(d):  # term by term, in the compiled kernel's order: the same values
+        s += w.A[pv, i, t] * w.V[idx, t]
+    w.s[idx] = s
     vc = w.vcell[idx]
     relc = rel_par[w.parent[:nc]]
     has_pos = np.zeros(nc, bool)
@@ -261,7 +259,7 @@ def split_numpy(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
     eidx = np.flatnonzero(rel_par[w.epar[:ne]])
     eidx = eidx[cut[w.ecell[eidx]]]  # edges of cut cells
     u, v = w.E[eidx, 0], w.E[eidx, 1]
-    su_all, sv_all = w.vals[i, u], w.vals[i, v]
+    su_all, sv_all = w.s[u], w.s[v]
     cross = (su_all > 0) != (sv_all > 0)
     ci = eidx[cross]
     en = eidx[~cross & (su_all < 0)]
@@ -272,8 +270,6 @@ def split_numpy(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
     su, sw = su_all[cross], sv_all[cross]
     t = (su / (su - sw))[:, None]
     P = w.V[cu] + t * (w.V[cw] - w.V[cu])
-    rest = slice(i + 1, None)  # only the layer's later neurons will read these values
-    vals = w.vals[rest, cu] + t.T * (w.vals[rest, cw] - w.vals[rest, cu])
     both = np.sort(np.hstack([w.T[cu], w.T[cw]]), axis=1)  # the shared ids appear twice, adjacent
     twice = both[:, 1:] == both[:, :-1]
     if not np.all(twice.sum(axis=1) == d - 1):
@@ -292,7 +288,6 @@ def split_numpy(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
         w.V[half] = P
         w.vcell[half] = cell_ids
         w.T[half] = Tnew
-        w.vals[rest, half] = vals
         w.vpar[half] = par
     pos_u = su > 0
     w.E[ci, 0] = np.where(pos_u, cu, cw)  # the positive part of each crossing edge keeps its row
