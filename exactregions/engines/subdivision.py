@@ -431,7 +431,9 @@ def _advance(net, cells: Cells, l: int, maps, unstable, fixed, m_dom, tol, ball,
     g = np.where(cells.bits[:, sl] | lin, 1.0, s)
     Ap, cp = A[cells.parent], c[cells.parent]
     cells.parent = np.arange(cells.n)
-    return cells, (np.einsum("ij,kjd->kid", W, g[:, :, None] * Ap), np.einsum("ij,kj->ki", W, g * cp) + b)
+    M = (g[:, :, None] * Ap).transpose(1, 0, 2).reshape(W.shape[1], -1)  # one GEMM for all cells
+    A_next = (W @ M).reshape(W.shape[0], cells.n, -1).transpose(1, 0, 2)
+    return cells, (A_next, (g * cp) @ W.T + b)
 
 
 def run_batch(net, domain, cells: Cells, start: int, maps, unstable, fixed, m_dom, tol, max_cells, kernel):
