@@ -46,9 +46,11 @@ def _cell_complex(net, domain, kernel):
 
     p = plan(net, domain, kernel=kernel)
     out = {}
-    for cells, maps in p.batches:
-        for l in range(1, len(net.hidden_widths)):
-            cells, maps = sd._advance(net, cells, l, maps, p.unstable, p.fixed, p.m_dom, p.tol, None, kernel)
+    for cells, maps, layer, first in p.batches:
+        for l in range(layer, len(net.hidden_widths)):
+            cells, _ = sd._split_layer(net, cells, l, maps, p.unstable, p.fixed, p.m_dom, p.tol, kernel,
+                                       first if l == layer else 0)
+            cells, maps = sd._next_layer(net, cells, l, maps, None)
         nedges = np.bincount(cells.ecell, minlength=cells.n)
         for k in range(cells.n):
             V = cells.V[cells.vcell == k]
@@ -129,6 +131,25 @@ def test_parallel_workers_match_serial():
     par = count_regions_subdivision(net, dom, batch_cells=16, workers=2)
     assert serial.stats["batches"] > 2
     assert par.activation_regions == serial.activation_regions and _patterns(par) == _patterns(serial)
+
+
+@pytest.mark.parametrize("widths", [[30, 8], [40]])
+def test_a_large_first_layer_is_finished_by_the_batches(widths):
+    # batch_cells=2: the first layer's bound (Zaslavsky) exceeds 256 batches, so the plan stops
+    # the layer early and every batch finishes it from the same neuron
+    net = random_net(3, widths, seed=2)
+    dom = Ball([0.1, 0.0, -0.1], 0.9)
+    p = plan(net, dom, batch_cells=2)
+    firsts = {first for _, _, layer, first in p.batches}
+    assert len(firsts) == 1 and 0 < firsts.pop() < widths[0] and len(p.batches) > 10
+    assert all(layer == 0 for _, _, layer, _ in p.batches)
+    serial = count_regions_subdivision(net, dom, batch_cells=2)
+    whole = count_regions_subdivision(net, dom)  # the whole first layer in one piece
+    assert plan(net, dom).batches[0][2] == 1  # default batch_cells: the first layer is done in the plan
+    par = count_regions_subdivision(net, dom, batch_cells=2, workers=2)
+    bfs = count_regions(net, dom, engine="bfs")
+    assert serial.activation_regions == whole.activation_regions == par.activation_regions == bfs.activation_regions
+    assert _patterns(serial) == _patterns(whole) == _patterns(par) == _patterns(bfs)
 
 
 @pytest.mark.parametrize("pieces", [2, 3, 8])

@@ -80,15 +80,16 @@ def count_regions(net, domain, *, engine: str = "bfs", workers: int = 1, schedul
 
 def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpoint=None, max_regions=None,
                               time_limit=None, tol=None, progress=None, keep_regions=True,
-                              batch_cells: int | None = None, pieces: int | None = None,
+                              batch_cells: int | None = None, pieces: int = 1,
                               kernel: str = "auto") -> RegionCount:
     """The subdivision engine as a :class:`RegionCount` (no graph, no linear regions, no
     affine maps; ``inradius`` is not computed and reads NaN).
 
     pieces: cut a box-shaped domain into this many boxes, each counted from its own first
-        layer (in parallel with ``workers``, memory bounded by the piece), then merge by
-        pattern. Default: ``2 * workers`` with local workers (and no ``max_regions``), else 1
-        (one first layer, its cells cut into batches that the workers share).
+        layer, then merge by pattern (exact domain decomposition; default 1: the plan's batches
+        already make the first layer parallel and bounded in memory, see
+        :func:`exactregions.engines.subdivision.plan`). Regions crossing a cut are counted in
+        each piece before the merge, so pieces cost extra work.
     kernel: the split step, ``"numba"`` (compiled), ``"numpy"`` (the vectorised reference) or
         ``"auto"`` (numba when it imports); both give the same cells.
     """
@@ -97,8 +98,6 @@ def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpo
     t0 = time.perf_counter()
     tol = tol or Tolerances()
     kernel = resolve_kernel(kernel)
-    if pieces is None:
-        pieces = 2 * workers if workers > 1 and scheduler is None and max_regions is None else 1
     if pieces > 1 and max_regions is not None:
         raise ValueError("max_regions stops a run between batches; it cannot stop pieces: use pieces=1")
     parts = split_domain(domain, pieces) if pieces > 1 and net.n_hidden else None

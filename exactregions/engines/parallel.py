@@ -2,7 +2,7 @@
 checkpoints that make a long run resumable and region records streamed to npz shards.
 
 Two exact decompositions. (1) A plan's batches are disjoint sets of cells (each cell is one
-region of the first layer ∩ the domain), so the regions of different batches are different:
+region of the first layer, or of its first neurons, ∩ the domain), so the regions of different batches are different:
 the total is a sum. The same batches come out of the same input, which is what lets a
 checkpoint say which batches are done. (2) Pieces of the domain (:func:`run_pieces`) are counted
 from their own first layers; a region met by several pieces is found in each, and the merge by
@@ -21,20 +21,28 @@ import numpy as np
 
 __all__ = ["run_plan", "run_pieces", "split_domain", "fingerprint", "fingerprint_of"]
 
-_WORKER_PLAN = None  # the plan a worker process runs batches of (inherited by fork, or set by _init_worker)
+_WORKER = None  # (plan, regions wanted) of a worker process (inherited by fork, or set by _init_worker)
 
 
-def _init_worker(plan):
-    global _WORKER_PLAN
-    _WORKER_PLAN = plan
+def _init_worker(plan, regions=True):
+    global _WORKER
+    _WORKER = (plan, regions)
+
+
+def _ship(result, regions):
+    """A batch's result as sent back by a worker: packed patterns (8x smaller) and points
+    only when the caller keeps or checkpoints regions, else just the count."""
+    p, q, nqp = result
+    return (np.packbits(p, axis=1), q, nqp, len(p)) if regions else (None, None, nqp, len(p))
 
 
 def _run_in_worker(i):
-    return i, _WORKER_PLAN.run(i)
+    plan, regions = _WORKER
+    return i, _ship(plan.run(i), regions)
 
 
-def _run_on_dask(i, plan):
-    return i, plan.run(i)
+def _run_on_dask(i, plan, regions):
+    return i, _ship(plan.run(i), regions)
 
 
 def fingerprint_of(net, domain, *extra) -> str:
@@ -50,7 +58,7 @@ def fingerprint_of(net, domain, *extra) -> str:
 
 def fingerprint(plan) -> str:
     """Identifies the network, the domain and the batching of a plan."""
-    return fingerprint_of(plan.net, plan.domain, [c.n for c, _ in plan.batches])
+    return fingerprint_of(plan.net, plan.domain, [(cells.n, layer, first) for cells, _, layer, first in plan.batches])
 
 
 class _Checkpoint:
@@ -107,6 +115,7 @@ def run_plan(plan, *, workers: int = 1, scheduler: str | None = None, checkpoint
                 p, q = ck.load(i)
                 pats.append(p), pts.append(q)
     todo = [i for i in range(n) if ck is None or i not in ck.done]
+    regions = keep or ck is not None
     stop = None
     executor = client = None
     try:
@@ -114,21 +123,24 @@ def run_plan(plan, *, workers: int = 1, scheduler: str | None = None, checkpoint
             from dask.distributed import Client, as_completed
             client = Client(scheduler)
             plan_f = client.scatter(plan, broadcast=True)
-            results = (f.result() for f in as_completed(client.map(_run_on_dask, todo, plan=plan_f, pure=False)))
+            results = (f.result() for f in as_completed(client.map(_run_on_dask, todo, plan=plan_f, regions=regions,
+                                                                     pure=False)))
         elif workers > 1 and len(todo) > 1:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor, as_completed as done_first
             if "fork" in mp.get_all_start_methods():  # the workers inherit the plan: nothing to pickle
-                _init_worker(plan)
+                _init_worker(plan, regions)
                 executor = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
             else:
                 executor = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                               initializer=_init_worker, initargs=(plan,))
+                                               initializer=_init_worker, initargs=(plan, regions))
             results = (f.result() for f in done_first([executor.submit(_run_in_worker, i) for i in todo]))
         else:
-            results = ((i, plan.run(i)) for i in todo)
-        for finished, (i, (p, q, nqp)) in enumerate(results, start=1):
-            count += len(p)
+            results = ((i, (*plan.run(i), None)) for i in todo)
+        for finished, (i, (p, q, nqp, size)) in enumerate(results, start=1):
+            if size is not None and p is not None:  # packed by a worker
+                p = np.unpackbits(p, axis=1, count=plan.net.n_hidden).astype(bool)
+            count += len(p) if size is None else size
             qps += nqp
             if ck is not None:
                 ck.save(i, p, q)
@@ -148,7 +160,7 @@ def run_plan(plan, *, workers: int = 1, scheduler: str | None = None, checkpoint
     finally:
         if executor is not None:
             executor.shutdown(wait=stop is None, cancel_futures=True)
-            _init_worker(None)
+            _init_worker(None, True)
         if client is not None:
             client.close()
     d = plan.net.input_dim

@@ -407,14 +407,18 @@ def resolve_kernel(kernel: str) -> str:
     return "numba"
 
 
-def _advance(net, cells: Cells, l: int, maps, unstable, fixed, m_dom, tol, ball, kernel, progress=None):
-    """Split the cells by every neuron of layer ``l``; return them with layer l+1's affine maps."""
+def _split_layer(net, cells: Cells, l: int, maps, unstable, fixed, m_dom, tol, kernel, first=0, stop_cells=None,
+                 progress=None):
+    """Split the cells by the neurons ``first, first+1, ...`` of layer ``l``, stopping early once
+    there are ``stop_cells`` cells; returns the cells and the next neuron (the layer's width when
+    it is done)."""
     A, c = maps
     sl = net.layer_slices()[l]
     work = _Work(cells, A, c)
     split = split_numba if kernel == "numba" else split_numpy
     t0 = time.perf_counter()
-    for i in range(sl.stop - sl.start):
+    i = first
+    while i < sl.stop - sl.start and not (stop_cells and work.nc >= stop_cells):
         j = sl.start + i
         if unstable[j]:
             split(work, i, j, m_dom + j, tol)
@@ -422,48 +426,63 @@ def _advance(net, cells: Cells, l: int, maps, unstable, fixed, m_dom, tol, ball,
             work.bits[:work.nc, j] = fixed[j]
         if progress is not None:
             progress(work.nc, sl.stop - j - 1, time.perf_counter() - t0, stage=f"layer {l + 1}")
-    cells = work.cells()
+        i += 1
+    return work.cells(), i
+
+
+def _next_layer(net, cells: Cells, l: int, maps, ball):
+    """After layer ``l``: drop cells that miss the ball; each cell's affine map of layer l+1
+    (None after the last layer)."""
+    A, c = maps
     if ball is not None:
         cells = _prune_ball(cells, *ball)
     if l + 1 == len(net.hidden_widths):
         return cells, None
+    sl = net.layer_slices()[l]
     W, b, s, lin = net.weights[l + 1], net.biases[l + 1], net.slopes[l], net.linear[l]
     g = np.where(cells.bits[:, sl] | lin, 1.0, s)
     Ap, cp = A[cells.parent], c[cells.parent]
     cells.parent = np.arange(cells.n)
     M = (g[:, :, None] * Ap).transpose(1, 0, 2).reshape(W.shape[1], -1)  # one GEMM for all cells
-    A_next = (W @ M).reshape(W.shape[0], cells.n, -1).transpose(1, 0, 2)
+    A_next = (W @ M).reshape(W.shape[0], cells.n, A.shape[2]).transpose(1, 0, 2)
     return cells, (A_next, (g * cp) @ W.T + b)
 
 
-def run_batch(net, domain, cells: Cells, start: int, maps, unstable, fixed, m_dom, tol, max_cells, kernel):
-    """Push a batch of cells through layers ``start..L-1`` (in sub-batches of at most
-    ``max_cells`` cells); returns (patterns, points, QPs solved) of its regions meeting the domain."""
+def run_batch(net, domain, cells: Cells, start: int, first: int, maps, unstable, fixed, m_dom, tol, max_cells,
+              kernel):
+    """Push a batch of cells through layer ``start`` from its neuron ``first`` on, then through
+    the later layers (in sub-batches of at most ``max_cells`` cells); returns (patterns, points,
+    QPs solved) of its regions meeting the domain."""
     oracle = Oracle()
     ball = domain.l2_ball
-    L = len(net.hidden_widths)
-    for l in range(start, L):
-        cells, maps = _advance(net, cells, l, maps, unstable, fixed, m_dom, tol, ball, kernel)
+    for l in range(start, len(net.hidden_widths)):
+        cells, _ = _split_layer(net, cells, l, maps, unstable, fixed, m_dom, tol, kernel, first if l == start else 0)
+        cells, maps = _next_layer(net, cells, l, maps, ball)
+        if cells.n == 0:
+            break
         if maps is not None and cells.n > max_cells:
             outs = []
             for lo, sub in cells.chunks(max_cells):
                 idx = np.arange(lo, lo + sub.n)
                 sub.parent = np.arange(idx.size)
-                outs.append(run_batch(net, domain, sub, l + 1, (maps[0][idx], maps[1][idx]), unstable, fixed, m_dom,
-                                      tol, max_cells, kernel))
+                outs.append(run_batch(net, domain, sub, l + 1, 0, (maps[0][idx], maps[1][idx]), unstable, fixed,
+                                      m_dom, tol, max_cells, kernel))
             return (np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs]),
                     sum(o[2] for o in outs))
+    if cells.n == 0:  # every cell of the batch missed the ball
+        return np.zeros((0, net.n_hidden), bool), np.zeros((0, net.input_dim)), 0
     p, q = _finish(net, domain, cells, unstable, oracle)
     return p, q, oracle.qp_solves
 
 
 @dataclass
 class Plan:
-    """Everything a batch needs, computed once: the cells after layer 1, cut into batches."""
+    """Everything a batch needs, computed once: cells of the first layer (all of it, or its
+    first ``first`` neurons when it is large), cut into batches."""
 
     net: object
     domain: object
-    batches: list
+    batches: list  # (cells, their affine maps, the layer and neuron they continue from)
     unstable: np.ndarray
     fixed: np.ndarray
     m_dom: int
@@ -472,9 +491,9 @@ class Plan:
     kernel: str
 
     def run(self, i):
-        cells, maps = self.batches[i]
-        return run_batch(self.net, self.domain, cells, 1, maps, self.unstable, self.fixed, self.m_dom, self.tol,
-                         self.max_cells, self.kernel)
+        cells, maps, layer, first = self.batches[i]
+        return run_batch(self.net, self.domain, cells, layer, first, maps, self.unstable, self.fixed, self.m_dom,
+                         self.tol, self.max_cells, self.kernel)
 
 
 def default_batch_cells(d: int) -> int:
@@ -483,11 +502,24 @@ def default_batch_cells(d: int) -> int:
     return 512 if d <= 3 else 256
 
 
+def first_layer_bound(n_unstable: int, d: int) -> int:
+    """Regions of ``n`` hyperplanes in general position in R^d (Zaslavsky): at least as many
+    as the first layer's cells in any domain."""
+    return sum(math.comb(n_unstable, k) for k in range(min(d, n_unstable) + 1))
+
+
 def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000, tol: float = 1e-10,
          kernel: str = "auto", progress=None) -> Plan:
-    """Layer 1 in this process, then the cells cut into batches of ``batch_cells`` (default
-    :func:`default_batch_cells`; the same batches for the same input: checkpoints and workers
-    rely on it). ``kernel``: see :func:`resolve_kernel`; both give the same cells."""
+    """The first layer in this process, cut into batches (the same batches for the same input:
+    checkpoints and workers rely on it). ``kernel``: see :func:`resolve_kernel`.
+
+    A small first layer (at most ``256 * batch_cells`` cells by :func:`first_layer_bound`) is
+    split whole and its cells cut into batches of ``batch_cells`` (default
+    :func:`default_batch_cells`). A large one is split only until it has ``batch_cells`` cells;
+    those are cut into batches small enough that each is expected to grow to at most
+    ``batch_cells`` cells in the rest of the layer, which the batch does itself: the first
+    layer is then parallel, and no process ever holds all its cells.
+    """
     kernel = resolve_kernel(kernel)
     batch_cells = batch_cells or default_batch_cells(net.input_dim)
     if not supports(domain):
@@ -497,14 +529,23 @@ def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000
     if net.n_hidden == 0:
         return Plan(net, domain, [], unstable, fixed, m_dom, tol, max_cells, kernel)
     W, b = net.weights[0], net.biases[0]
-    cells, maps = _advance(net, cells, 0, (W[None, :, :], b[None, :]), unstable, fixed, m_dom, tol, domain.l2_ball,
-                           kernel, progress)
-    batches = []
+    maps = (W[None, :, :], b[None, :])
+    n0 = net.hidden_widths[0]
+    bound = first_layer_bound(int(unstable[:n0].sum()), net.input_dim)
+    # stop where one cell is expected to grow to about batch_cells (never holding more than
+    # 64 batches' worth of cells at once)
+    stop = min(max(batch_cells, bound // batch_cells), 64 * batch_cells) if bound > 256 * batch_cells else None
+    cells, first = _split_layer(net, cells, 0, maps, unstable, fixed, m_dom, tol, kernel, 0, stop, progress)
+    if first < n0:  # stopped early: the batches finish the layer
+        size = max(1, batch_cells * cells.n // bound)
+        return Plan(net, domain, [(sub, maps, 0, first) for _, sub in cells.chunks(size)], unstable, fixed, m_dom,
+                    tol, max_cells, kernel)
+    cells, maps = _next_layer(net, cells, 0, maps, domain.l2_ball)
     if maps is None:  # one hidden layer: layer 1 is all the work
-        batches.append((cells, None))
-    else:
-        for lo, sub in cells.chunks(batch_cells):
-            idx = np.arange(lo, lo + sub.n)
-            sub.parent = np.arange(idx.size)
-            batches.append((sub, (maps[0][idx], maps[1][idx])))
+        return Plan(net, domain, [(cells, None, 1, 0)], unstable, fixed, m_dom, tol, max_cells, kernel)
+    batches = []
+    for lo, sub in cells.chunks(batch_cells):
+        idx = np.arange(lo, lo + sub.n)
+        sub.parent = np.arange(idx.size)
+        batches.append((sub, (maps[0][idx], maps[1][idx]), 1, 0))
     return Plan(net, domain, batches, unstable, fixed, m_dom, tol, max_cells, kernel)
