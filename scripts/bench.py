@@ -113,6 +113,7 @@ def run_slices(radius=1.0, n_segments=1000):
     from exactregions.domains import Plane, Segment
 
     net, X = digits_conv_net()
+    count_regions(he_net(2, [2], 0), Box(-1, 1, dim=2), engine="subdivision")  # load the compiled kernel
     rows = []
     for engine in ("bfs", "subdivision"):
         plane = Plane(X[0], X[1], X[2], radius=radius)
