@@ -97,6 +97,22 @@ def test_numba_kernel_falls_back_to_numpy_when_2face_codes_would_overflow(monkey
     assert res.activation_regions == count_regions(net, Box(-1, 1, dim=8), engine="bfs").activation_regions == 16
 
 
+def test_without_numba_auto_uses_the_numpy_kernel(monkeypatch):
+    import sys
+
+    from exactregions.engines.subdivision import resolve_kernel
+
+    import exactregions.engines as engines
+
+    monkeypatch.setitem(sys.modules, "exactregions.engines._split_numba", None)  # import fails
+    monkeypatch.delattr(engines, "_split_numba", raising=False)
+    assert resolve_kernel("auto") == "numpy"
+    with pytest.raises(ValueError, match="needs the numba package"):
+        resolve_kernel("numba")
+    res = count_regions(random_net(2, [6, 6], seed=1), Box(-1, 1, dim=2), engine="subdivision")
+    assert res.stats["kernel"] == "numpy"
+
+
 def test_unknown_kernel_is_refused():
     with pytest.raises(ValueError, match="unknown kernel 'c'"):
         count_regions(random_net(2, [3], seed=0), Box(-1, 1, dim=2), engine="subdivision", kernel="c")
