@@ -2,8 +2,8 @@
 checkpoints that make a long run resumable and region records streamed to npz shards.
 
 Two exact decompositions. (1) A plan's batches are disjoint sets of cells (each cell is one
-region of the first layer, or of its first neurons, ∩ the domain), so the regions of different batches are different:
-the total is a sum. The same batches come out of the same input, which is what lets a
+region of the first layer, or of its first neurons, ∩ the domain), so the regions of different
+batches are different: the total is a sum. The same batches come out of the same input, which is what lets a
 checkpoint say which batches are done. (2) Pieces of the domain (:func:`run_pieces`) are counted
 from their own first layers; a region met by several pieces is found in each, and the merge by
 activation pattern keeps it once.

@@ -515,10 +515,10 @@ def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000
 
     A small first layer (at most ``256 * batch_cells`` cells by :func:`first_layer_bound`) is
     split whole and its cells cut into batches of ``batch_cells`` (default
-    :func:`default_batch_cells`). A large one is split only until it has ``batch_cells`` cells;
-    those are cut into batches small enough that each is expected to grow to at most
-    ``batch_cells`` cells in the rest of the layer, which the batch does itself: the first
-    layer is then parallel, and no process ever holds all its cells.
+    :func:`default_batch_cells`). A large one is split only until one cell is expected (bound
+    / cells so far) to grow to about ``batch_cells`` cells in the rest of the layer; its cells
+    are cut into batches of that expected size, and each batch finishes the layer itself: the
+    first layer is then parallel too, and no process ever holds all its cells.
     """
     kernel = resolve_kernel(kernel)
     batch_cells = batch_cells or default_batch_cells(net.input_dim)
