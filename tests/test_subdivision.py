@@ -242,12 +242,16 @@ def test_cli_engine_workers_and_checkpoint(tmp_path, capsys):
     from exactregions.io import save_npz
     save_npz(random_net(3, [10, 10], seed=7), tmp_path / "m.npz")
     outs = {}
-    for extra in ([], ["--engine", "bfs"], ["--workers", "2"], ["--checkpoint", str(tmp_path / "ck")]):
+    for extra in ([], ["--engine", "bfs"], ["--workers", "2"], ["--checkpoint", str(tmp_path / "ck")],
+                  ["--kernel", "numpy"]):
         assert main(["count", str(tmp_path / "m.npz"), "--box", "-1", "1", "--json", "--quiet", *extra]) == 0
         outs[" ".join(extra)] = json.loads(capsys.readouterr().out)
     assert len({o["activation_regions"] for o in outs.values()}) == 1
     assert outs[""]["engine"] == "subdivision" and outs["--engine bfs"]["engine"] == "bfs"
     assert (tmp_path / "ck" / "manifest.json").exists()
+    assert outs[""]["stats"]["kernel"] == "numba" and outs["--kernel numpy"]["stats"]["kernel"] == "numpy"
+    assert main(["count", str(tmp_path / "m.npz"), "--box", "-1", "1", "--quiet", "--kernel", "numpy"]) == 0
+    assert "subdivision (numpy kernel)" in capsys.readouterr().out
 
 
 def test_bfs_checkpoint_resumes_to_the_same_result(tmp_path):
