@@ -23,11 +23,13 @@ _OPTIMAL = highspy.HighsModelStatus.kOptimal
 _INFEASIBLE = highspy.HighsModelStatus.kInfeasible
 _UNBOUNDED = (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible)
 
+#: Options of every solve: our LPs are small and dense, so presolve only costs time, and the
+#: primal simplex was measured faster than the dual on them (BFS, 64-D ball: 4.8 s -> 3.7 s).
+_OPTIONS = (("presolve", "off"), ("simplex_strategy", 4))
 # Retries when HiGHS gives neither optimal nor infeasible: (option, value) pairs tried in turn.
 _RETRIES = (
-    (("presolve", "off"),),
-    (("presolve", "off"), ("simplex_strategy", 4)),  # primal simplex
-    (("solver", "ipm"),),
+    (("presolve", "on"), ("simplex_strategy", 1)),  # HiGHS's defaults: presolve, dual simplex
+    (("presolve", "on"), ("solver", "ipm")),
 )
 
 
@@ -47,6 +49,8 @@ def _new_highs():
     h.setOptionValue("threads", 1)
     h.setOptionValue("primal_feasibility_tolerance", FEASIBILITY_TOL)
     h.setOptionValue("dual_feasibility_tolerance", FEASIBILITY_TOL)
+    for key, value in _OPTIONS:
+        h.setOptionValue(key, value)
     return h
 
 
@@ -83,6 +87,10 @@ class Oracle:
     lp_solves: int = 0
     qp_solves: int = 0
     retries: int = 0
+    #: distance QPs: "ldp" (Lawson & Hanson's least-distance method through NNLS first, about
+    #: 25x faster than HiGHS's QP in 64-D and more accurate at distance 0; an empty or failed
+    #: answer goes to HiGHS) or "highs" (HiGHS's active-set QP first, LDP if it fails)
+    qp_method: str = "ldp"
     _lp_solver: object = None  # one HiGHS instance shared by this oracle's PolytopeLPs
     _lp_owner: object = None   # the PolytopeLP whose model is loaded in it
 
@@ -161,8 +169,9 @@ class Oracle:
     def nearest_point(self, G, h, center, eq_row=None, eq_rhs=None, what="a distance QP"):
         """Minimise ``||x - center||`` over ``{G x <= h}`` (and ``eq_row . x = eq_rhs``).
 
-        Returns ``(distance, point)``; ``(inf, None)`` if the set is empty. Exact convex QP
-        (HiGHS active-set solver), not a polygonal approximation of the ball.
+        Returns ``(distance, point)``; ``(inf, None)`` if the set is empty. An exact convex QP
+        (see ``qp_method``), not a polygonal approximation of the ball; emptiness is always
+        decided by HiGHS.
         """
         G = np.asarray(G, dtype=np.float64)
         center = np.asarray(center, dtype=np.float64)
@@ -173,6 +182,11 @@ class Oracle:
             lo.append(np.array([eq_rhs], dtype=np.float64))
             hi.append(np.array([eq_rhs], dtype=np.float64))
         A = np.vstack(rows) if rows[0].size or eq_row is not None else np.zeros((0, d))
+        if self.qp_method == "ldp" and A.shape[0]:
+            self.qp_solves += 1
+            x = _least_distance(A, np.concatenate(lo), np.concatenate(hi), center)
+            if not (x is None or isinstance(x, str)):
+                return float(np.linalg.norm(x - center)), x
         # min 1/2 x'(2I)x - 2c'x  (+ ||c||^2) = ||x - c||^2
         lp = _lp(-2.0 * center, np.full(d, -INF), np.full(d, INF), A, np.concatenate(lo), np.concatenate(hi))
         model = highspy.HighsModel()
@@ -189,6 +203,8 @@ class Oracle:
         try:
             x = self._solve(hs, what, qp=True)
         except SolverError:
+            if self.qp_method == "ldp":
+                raise
             # HiGHS's active-set QP can fail outright; retry another way: the least-distance
             # problem solved exactly by non-negative least squares (Lawson & Hanson, 1974).
             self.retries += 1

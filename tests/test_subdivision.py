@@ -118,6 +118,19 @@ def test_unknown_kernel_is_refused():
         count_regions(random_net(2, [3], seed=0), Box(-1, 1, dim=2), engine="subdivision", kernel="c")
 
 
+@pytest.mark.parametrize("d,widths,radius,seed", [(7, [8, 8], 0.6, 3), (9, [7, 7], 0.5, 5)])
+def test_engines_agree_on_balls_in_higher_dimension(d, widths, radius, seed):
+    # the BFS skips rows whose hyperplane misses the ball and solves distance QPs by LDP; the
+    # subdivision shares neither, and verify() re-derives every facet by LP
+    net = random_net(d, widths, seed=seed)
+    dom = Ball(np.full(d, 0.05), radius)
+    bfs = count_regions(net, dom, engine="bfs")
+    sub = count_regions(net, dom, engine="subdivision")
+    assert bfs.activation_regions == sub.activation_regions > 50
+    assert _patterns(bfs) == _patterns(sub)
+    assert bfs.verify().ok
+
+
 def test_subdivision_on_a_general_polytope_and_a_disc_clipped_to_a_box():
     net = random_net(2, [10, 10], seed=3)
     tri = Polytope([[-1.0, 0.0], [0.0, -1.0], [1.0, 1.0]], [0.8, 0.8, 0.9])
