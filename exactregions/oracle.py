@@ -225,13 +225,11 @@ def _least_distance(A, lo, hi, center, tol=1e-9):
     """
     from scipy.optimize import nnls
 
-    Es, fs = [], []
     up, dn = np.isfinite(hi), np.isfinite(lo)
-    Es.append(-A[up]), fs.append(-(hi[up] - A[up] @ center))
-    Es.append(A[dn]), fs.append(lo[dn] - A[dn] @ center)
-    E, f = np.vstack(Es), np.concatenate(fs)
-    n = center.size
-    M = np.vstack([E.T, f[None, :]])
+    Ac, n, ku = A @ center, center.size, int(up.sum())
+    M = np.empty((n + 1, ku + int(dn.sum())))  # columns: the rows of [E^T; f^T]
+    M[:n, :ku], M[n, :ku] = -A[up].T, Ac[up] - hi[up]
+    M[:n, ku:], M[n, ku:] = A[dn].T, lo[dn] - Ac[dn]
     rhs = np.zeros(n + 1)
     rhs[-1] = 1.0
     try:
@@ -242,7 +240,8 @@ def _least_distance(A, lo, hi, center, tol=1e-9):
     if np.linalg.norm(r) < tol or abs(r[-1]) < tol:
         return None
     y = -r[:n] / r[-1]
-    if np.any(E @ y < f - 1e-7 * (1 + np.abs(f))):
+    f = M[n]
+    if np.any(y @ M[:n] < f - 1e-7 * (1 + np.abs(f))):
         return "failed"
     return center + y
 

@@ -42,6 +42,8 @@ WORKLOADS = {
     "bfs-2d-32x32x32-box": (2, [32, 32, 32], lambda d: Box(-1, 1, dim=d), "bfs", 1, True),
     "bfs-2d-32x32x32-disc": (2, [32, 32, 32], _disc, "bfs", 1, True),
     "bfs-4d-16x16-box": (4, [16, 16], lambda d: Box(-1, 1, dim=d), "bfs", 1, True),
+    "bfs-16d-32x32-ball-r0.2": (16, [32, 32], lambda d: Ball(np.full(d, 0.1), 0.2), "bfs", 1, True),
+    "bfs-64d-32x32-ball-r0.15": (64, [32, 32], lambda d: Ball(np.full(d, 0.1), 0.15), "bfs", 1, True),
     "sub-2d-32x32x32-box": (2, [32, 32, 32], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False),
     "sub-2d-64x64-box": (2, [64, 64], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False),
     "sub-2d-128x128-box": (2, [128, 128], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False),

@@ -36,7 +36,7 @@ __all__ = ["Tolerances", "RegionGeometry", "Facet", "analyse_region"]
 #: d-subsets of rows (low dimension); beyond it the remaining rows go to LPs.
 MAX_VERTEX_COMBOS = 3000
 #: rays along the normals of this many nearest rows (plus fixed directions) per region
-MAX_NORMAL_RAYS = 24
+MAX_NORMAL_RAYS = 512
 
 
 @dataclass(frozen=True)
