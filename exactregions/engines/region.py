@@ -288,11 +288,8 @@ def _accept(geo, lp, i, p, l2_ball, oracle, tol, how):
     """Record row i as a facet if it meets the open domain; ``p`` is a generic facet point."""
     if l2_ball is not None:
         c, r = l2_ball
-        keep = np.arange(lp.m) != i
-        foot = c - (lp.G[i] @ c - lp.h[i]) * lp.G[i]  # the centre's projection on the row's hyperplane
-        if np.linalg.norm(foot - c) < r - tol.ball and np.all(lp.G[keep] @ foot < lp.h[keep] - tol.facet):
-            p = foot  # inside the facet (every other row slack) and the open ball: no QP needed
-        elif not np.linalg.norm(p - c) < r - tol.ball:
+        if not np.linalg.norm(p - c) < r - tol.ball:
+            keep = np.arange(lp.m) != i
             dist, q = oracle.nearest_point(lp.G[keep], lp.h[keep], c, eq_row=lp.G[i], eq_rhs=lp.h[i],
                                            what="the distance from the ball centre to a facet")
             if q is None or not dist < r - tol.ball:
