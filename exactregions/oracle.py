@@ -241,7 +241,7 @@ def _least_distance(A, lo, hi, center, tol=1e-9):
         return None
     y = -r[:n] / r[-1]
     f = M[n]
-    if np.any(y @ M[:n] < f - 1e-7 * (1 + np.abs(f))):
+    if np.any(y @ M[:n] < f - FEASIBILITY_TOL * (1 + np.abs(f))):  # as strict as HiGHS
         return "failed"
     return center + y
 
