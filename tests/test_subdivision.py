@@ -100,17 +100,36 @@ def test_numba_kernel_falls_back_to_numpy_when_2face_codes_would_overflow(monkey
 def test_without_numba_auto_uses_the_numpy_kernel(monkeypatch):
     import sys
 
-    from exactregions.engines.subdivision import resolve_kernel
-
     import exactregions.engines as engines
+    from exactregions.engines import subdivision as sd
 
     monkeypatch.setitem(sys.modules, "exactregions.engines._split_numba", None)  # import fails
     monkeypatch.delattr(engines, "_split_numba", raising=False)
-    assert resolve_kernel("auto") == "numpy"
-    with pytest.raises(ValueError, match="needs the numba package"):
-        resolve_kernel("numba")
-    res = count_regions(random_net(2, [6, 6], seed=1), Box(-1, 1, dim=2), engine="subdivision")
-    assert res.stats["kernel"] == "numpy"
+    sd._numba_works.cache_clear()
+    try:
+        assert sd.resolve_kernel("auto") == "numpy"
+        with pytest.raises(ValueError, match="numba is not installed"):
+            sd.resolve_kernel("numba")
+        res = count_regions(random_net(2, [6, 6], seed=1), Box(-1, 1, dim=2), engine="subdivision")
+        assert res.stats["kernel"] == "numpy"
+    finally:
+        sd._numba_works.cache_clear()  # the next tests see numba again
+
+
+def test_a_failing_compiled_kernel_falls_back_to_numpy(monkeypatch):
+    from exactregions.engines import subdivision as sd
+
+    def broken(*args):
+        raise RuntimeError("no code generator for this CPU")
+
+    monkeypatch.setattr(sd, "split_numba", broken)
+    sd._numba_works.cache_clear()
+    try:
+        assert sd.resolve_kernel("auto") == "numpy"
+        with pytest.raises(ValueError, match="no code generator for this CPU"):
+            sd.resolve_kernel("numba")
+    finally:
+        sd._numba_works.cache_clear()
 
 
 def test_unknown_kernel_is_refused():

@@ -393,18 +393,37 @@ KERNELS = ("auto", "numba", "numpy")
 
 
 def resolve_kernel(kernel: str) -> str:
-    """``"auto"``: the compiled kernel when numba imports, else the numpy one."""
+    """``"auto"``: the compiled kernel when numba imports and passes :func:`_numba_works`,
+    else the numpy one."""
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel '{kernel}': choose from {', '.join(KERNELS)}")
     if kernel == "numpy":
         return kernel
+    problem = _numba_works()
+    if problem is None:
+        return "numba"
+    if kernel == "numba":
+        raise ValueError(f"kernel 'numba' is not usable here ({problem}): use kernel='numpy'")
+    return "numpy"
+
+
+@functools.lru_cache(maxsize=1)
+def _numba_works() -> str | None:
+    """Compile (or load) the kernel and split a square by a line with it, once per process:
+    None if that gives the two expected cells, else what went wrong."""
     try:
         from . import _split_numba  # noqa: F401
     except ImportError:
-        if kernel == "numba":
-            raise ValueError("kernel 'numba' needs the numba package: pip install numba") from None
-        return "numpy"
-    return "numba"
+        return "numba is not installed: pip install numba"
+    try:
+        cells, m = initial_cell(Box(-1, 1, dim=2), 1)
+        w = _Work(cells, np.array([[[1.0, 0.0]]]), np.array([[-0.3]]))
+        split_numba(w, 0, 0, m, 1e-10)
+        if (w.nc, w.nv, w.ne) != (2, 8, 8):
+            return f"the self-test split gave {w.nc} cells, {w.nv} vertices, {w.ne} edges"
+    except Exception as e:  # a compiler or platform failure: fall back, never crash a count
+        return f"{type(e).__name__}: {e}"
+    return None
 
 
 def _split_layer(net, cells: Cells, l: int, maps, unstable, fixed, m_dom, tol, kernel, first=0, stop_cells=None,
