@@ -140,7 +140,7 @@ def _apply(i, j, cid, nv, ne, nc, nx, V, vcell, T, s, vpar, E, ecell, epar, bits
     if d > 1:
         # a cut 2-face (same cell, same d-2 constraints) is cut in exactly two edges: pair the
         # crossing edges of each cut cell by one integer per 2-face (its d-2 ids in base cid+1;
-        # the caller checks that it fits in 63 bits)
+        # the caller checks that it fits in 63 bits), matched in an open-addressing hash table
         start = np.zeros(k + 1, np.int64)  # crossing edges bucketed by cut cell
         for x in range(nx):
             start[newid[xcell[x]] - nc + 1] += d - 1
@@ -160,25 +160,41 @@ def _apply(i, j, cid, nv, ne, nc, nx, V, vcell, T, s, vpar, E, ecell, epar, bits
                 codes[fill[g]] = code
                 owner[fill[g]] = x
                 fill[g] += 1
+        size = 4
+        for g in range(k):
+            while size < 2 * (start[g + 1] - start[g]):
+                size *= 2
+        tkey = np.empty(size, np.int64)  # one open-addressing table, reused by every cell
+        tval = np.empty(size, np.int32)
+        tstamp = np.zeros(size, np.int32)
         for g in range(k):
             lo, hi = start[g], start[g + 1]
-            for h in range(lo + 1, hi):  # insertion sort: a cell has a few dozen codes
-                cv, ov = codes[h], owner[h]
-                m = h - 1
-                while m >= lo and codes[m] > cv:
-                    codes[m + 1], owner[m + 1] = codes[m], owner[m]
-                    m -= 1
-                codes[m + 1], owner[m + 1] = cv, ov
-            if (hi - lo) % 2:
-                return FACE_NOT_CUT_TWICE, 0, 0
-            for h in range(lo, hi, 2):
-                if codes[h] != codes[h + 1] or (h + 2 < hi and codes[h + 2] == codes[h]):
+            tbits = 2
+            while (1 << tbits) < 2 * (hi - lo):
+                tbits += 1
+            tsize = 1 << tbits
+            shift = np.uint64(64 - tbits)
+            unpaired = 0
+            for h in range(lo, hi):
+                code = codes[h]
+                slot = np.int64((np.uint64(code) * np.uint64(0x9E3779B97F4A7C15)) >> shift)
+                while tstamp[slot] == g + 1 and tkey[slot] != code:
+                    slot = (slot + 1) & (tsize - 1)
+                if tstamp[slot] != g + 1:  # first edge of this 2-face
+                    tstamp[slot], tkey[slot], tval[slot] = g + 1, code, owner[h]
+                    unpaired += 1
+                    continue
+                if tval[slot] < 0:  # a third edge on one 2-face
                     return FACE_NOT_CUT_TWICE, 0, 0
-                x1, x2 = owner[h], owner[h + 1]
+                x1, x2 = tval[slot], owner[h]
+                tval[slot] = -1
+                unpaired -= 1
                 old = xcell[x1]
                 r = ne + n_new_e
                 E[r, 0], E[r, 1], ecell[r], epar[r] = nv + x1, nv + x2, old, parent[old]
                 E[r + 1, 0], E[r + 1, 1] = nv + nx + x1, nv + nx + x2
                 ecell[r + 1], epar[r + 1] = newid[old], parent[old]
                 n_new_e += 2
+            if unpaired:
+                return FACE_NOT_CUT_TWICE, 0, 0
     return nv + 2 * nx, ne + n_new_e, nc + k
