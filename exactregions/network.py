@@ -226,12 +226,12 @@ class Network:
                                     self.linear):
             z = q @ w.T + b
             dz = dq @ w.T
-            norm = np.linalg.norm(np.einsum("ij,kjd->kid", w, P), axis=2)
-            on = np.abs(z) <= tol * np.maximum(norm, 1e-300)
+            A = np.einsum("ij,kjd->kid", w, P)  # the layer's rows, per point
+            on = np.abs(z) <= tol * np.maximum(np.linalg.norm(A, axis=2), 1e-300)
             bits = np.where(on, dz > 0, z > 0) | lin
             new[:, sl] = bits
             g = np.where(bits, 1.0, s)
-            P = g[:, :, None] * np.einsum("ij,kjd->kid", w, P)
+            P = g[:, :, None] * A
             q, dq = g * z, g * dz
         return new[0] if np.ndim(points) == 1 else new
 
