@@ -186,7 +186,7 @@ def _first_layer_regions(net, domain, unstable1):
     if m == 0:
         return 1, "no unstable first-layer neuron"
     if isinstance(domain, Ball) and domain.norm == 2 and domain.clip is None and \
-            sum(comb(m, k) for k in range(min(m, d) + 1)) <= 20000:
+            phi(m, d) <= 20000:
         n = restricted_count_ball(W, b, domain.center, domain.radius)
         return min(n, phi(m, d)), f"flats of the {m} unstable rows meeting the ball: {n}"
     if d <= 6:
@@ -358,7 +358,7 @@ def _arrangement_in_piece(A, c, G, h, domain) -> int:
     m, d = A.shape
     if m == 0:
         return 1
-    base = 1 + sum(comb(m, j) for j in range(1, min(m, d - 1) + 1))
+    base = phi(m, d - 1)  # 1 + sum_{1 <= j < d} C(m, j)
     if m < d:
         return base
     if comb(m, d) > MAX_VERTEX_SUBSETS:

@@ -521,24 +521,21 @@ def default_batch_cells(d: int) -> int:
     return 512 if d <= 3 else 256
 
 
-def first_layer_bound(n_unstable: int, d: int) -> int:
-    """Regions of ``n`` hyperplanes in general position in R^d (Zaslavsky): at least as many
-    as the first layer's cells in any domain."""
-    return sum(math.comb(n_unstable, k) for k in range(min(d, n_unstable) + 1))
-
-
 def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000, tol: float = 1e-10,
          kernel: str = "auto", progress=None) -> Plan:
     """The first layer in this process, cut into batches (the same batches for the same input:
     checkpoints and workers rely on it). ``kernel``: see :func:`resolve_kernel`.
 
-    A small first layer (at most ``256 * batch_cells`` cells by :func:`first_layer_bound`) is
+    A small first layer (at most ``256 * batch_cells`` cells by Zaslavsky's bound, which no
+    domain exceeds: :func:`~exactregions.bounds.arrangements.phi`) is
     split whole and its cells cut into batches of ``batch_cells`` (default
     :func:`default_batch_cells`). A large one is split only until one cell is expected (bound
     / cells so far) to grow to about ``batch_cells`` cells in the rest of the layer; its cells
     are cut into batches of that expected size, and each batch finishes the layer itself: the
     first layer is then parallel too, and no process ever holds all its cells.
     """
+    from ..bounds.arrangements import phi  # here: the bounds package imports the engines
+
     kernel = resolve_kernel(kernel)
     batch_cells = batch_cells or default_batch_cells(net.input_dim)
     if not supports(domain):
@@ -550,7 +547,7 @@ def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000
     W, b = net.weights[0], net.biases[0]
     maps = (W[None, :, :], b[None, :])
     n0 = net.hidden_widths[0]
-    bound = first_layer_bound(int(unstable[:n0].sum()), net.input_dim)
+    bound = phi(int(unstable[:n0].sum()), net.input_dim)
     # stop where one cell is expected to grow to about batch_cells (never holding more than
     # 64 batches' worth of cells at once)
     stop = min(max(batch_cells, bound // batch_cells), 64 * batch_cells) if bound > 256 * batch_cells else None
