@@ -467,6 +467,16 @@ def _next_layer(net, cells: Cells, l: int, maps, ball):
     return cells, (A_next, (g * cp) @ W.T + b)
 
 
+def _with_maps(cells: Cells, maps, size: int):
+    """Sub-batches of ``size`` cells after a finished layer (one map per cell, ``parent`` the
+    identity), each with its own contiguous copy of its rows of the next layer's maps."""
+    A, c = maps
+    for lo, sub in cells.chunks(size):
+        sub.parent = np.arange(sub.n)
+        rows = slice(lo, lo + sub.n)
+        yield sub, (np.ascontiguousarray(A[rows]), np.ascontiguousarray(c[rows]))
+
+
 def run_batch(net, domain, cells: Cells, start: int, first: int, maps, unstable, fixed, m_dom, tol, max_cells,
               kernel):
     """Push a batch of cells through layer ``start`` from its neuron ``first`` on, then through
@@ -480,12 +490,8 @@ def run_batch(net, domain, cells: Cells, start: int, first: int, maps, unstable,
         if cells.n == 0:
             break
         if maps is not None and cells.n > max_cells:
-            outs = []
-            for lo, sub in cells.chunks(max_cells):
-                idx = np.arange(lo, lo + sub.n)
-                sub.parent = np.arange(idx.size)
-                outs.append(run_batch(net, domain, sub, l + 1, 0, (maps[0][idx], maps[1][idx]), unstable, fixed,
-                                      m_dom, tol, max_cells, kernel))
+            outs = [run_batch(net, domain, sub, l + 1, 0, sub_maps, unstable, fixed, m_dom, tol, max_cells, kernel)
+                    for sub, sub_maps in _with_maps(cells, maps, max_cells)]
             return (np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs]),
                     sum(o[2] for o in outs))
     if cells.n == 0:  # every cell of the batch missed the ball
@@ -559,9 +565,5 @@ def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000
     cells, maps = _next_layer(net, cells, 0, maps, domain.l2_ball)
     if maps is None:  # one hidden layer: layer 1 is all the work
         return Plan(net, domain, [(cells, None, 1, 0)], unstable, fixed, m_dom, tol, max_cells, kernel)
-    batches = []
-    for lo, sub in cells.chunks(batch_cells):
-        idx = np.arange(lo, lo + sub.n)
-        sub.parent = np.arange(idx.size)
-        batches.append((sub, (maps[0][idx], maps[1][idx]), 1, 0))
+    batches = [(sub, sub_maps, 1, 0) for sub, sub_maps in _with_maps(cells, maps, batch_cells)]
     return Plan(net, domain, batches, unstable, fixed, m_dom, tol, max_cells, kernel)
