@@ -29,6 +29,11 @@ def _init_worker(plan, regions=True):
     _WORKER = (plan, regions)
 
 
+def _unpack(packed, n_hidden):
+    """Patterns from their packed rows (``np.packbits(patterns, axis=1)``)."""
+    return np.unpackbits(packed, axis=1, count=n_hidden).astype(bool)
+
+
 def _ship(result, regions):
     """A batch's result as sent back by a worker: packed patterns (8x smaller) and points
     only when the caller keeps or checkpoints regions, else just the count."""
@@ -81,7 +86,7 @@ class _Checkpoint:
 
     def load(self, i):
         with np.load(self.dir / f"batch_{i:06d}.npz") as z:
-            return np.unpackbits(z["patterns"], axis=1, count=self.n_hidden).astype(bool), z["points"]
+            return _unpack(z["patterns"], self.n_hidden), z["points"]
 
     def save(self, i, patterns, points):
         tmp = self.dir / f"batch_{i:06d}.tmp.npz"
@@ -139,7 +144,7 @@ def run_plan(plan, *, workers: int = 1, scheduler: str | None = None, checkpoint
             results = ((i, (*plan.run(i), None)) for i in todo)
         for finished, (i, (p, q, nqp, size)) in enumerate(results, start=1):
             if size is not None and p is not None:  # packed by a worker
-                p = np.unpackbits(p, axis=1, count=plan.net.n_hidden).astype(bool)
+                p = _unpack(p, plan.net.n_hidden)
             count += len(p) if size is None else size
             qps += nqp
             if ck is not None:
@@ -251,7 +256,7 @@ def run_pieces(net, pieces, *, workers=1, scheduler=None, checkpoint=None, keep=
     rows = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
     _, first = np.unique(rows, return_index=True)
     first.sort()
-    patterns = np.unpackbits(packed[first], axis=1, count=net.n_hidden).astype(bool)
+    patterns = _unpack(packed[first], net.n_hidden)
     points = np.concatenate([r[1] for r in results])[first] if keep else np.zeros((0, net.input_dim))
     stops = [r[2] for r in results if r[2] is not None]
     stats = {"pieces": len(pieces), "batches": sum(r[4] for r in results), "qp_solves": sum(r[3] for r in results),
