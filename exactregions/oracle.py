@@ -182,13 +182,14 @@ class Oracle:
             lo.append(np.array([eq_rhs], dtype=np.float64))
             hi.append(np.array([eq_rhs], dtype=np.float64))
         A = np.vstack(rows) if rows[0].size or eq_row is not None else np.zeros((0, d))
+        lo, hi = np.concatenate(lo), np.concatenate(hi)
         if self.qp_method == "ldp" and A.shape[0]:
             self.qp_solves += 1
-            x = _least_distance(A, np.concatenate(lo), np.concatenate(hi), center)
+            x = _least_distance(A, lo, hi, center)
             if not (x is None or isinstance(x, str)):
                 return float(np.linalg.norm(x - center)), x
         # min 1/2 x'(2I)x - 2c'x  (+ ||c||^2) = ||x - c||^2
-        lp = _lp(-2.0 * center, np.full(d, -INF), np.full(d, INF), A, np.concatenate(lo), np.concatenate(hi))
+        lp = _lp(-2.0 * center, np.full(d, -INF), np.full(d, INF), A, lo, hi)
         model = highspy.HighsModel()
         model.lp_ = lp
         hess = highspy.HighsHessian()
@@ -208,7 +209,7 @@ class Oracle:
             # HiGHS's active-set QP can fail outright; retry another way: the least-distance
             # problem solved exactly by non-negative least squares (Lawson & Hanson, 1974).
             self.retries += 1
-            x = _least_distance(np.vstack(rows), np.concatenate(lo), np.concatenate(hi), center)
+            x = _least_distance(A, lo, hi, center)
             if isinstance(x, str):
                 raise SolverError(f"{what}: HiGHS failed and the least-distance fallback found no answer") from None
         if x is None:
