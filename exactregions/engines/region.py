@@ -153,10 +153,11 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
         geo.inradius = -np.inf  # region polytope misses the ball: not in the domain
         return geo
 
-    decided = np.zeros(m, bool)
     if l2_ball is not None:  # a hyperplane at distance >= r from the centre misses the open ball
         c, r = l2_ball
         decided = np.abs(G @ c - h) >= r - tol.ball
+    else:
+        decided = np.zeros(m, bool)
     if shortcuts:
         for g_known, h_known in known:
             match = np.flatnonzero((np.abs(G - g_known).max(axis=1) <= 1e3 * tol.coincide)
