@@ -252,8 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (default): the vectorised subdivision for polytope domains and L2 balls in "
                         "dimension <= 6, else the LP traversal (bfs, which also gives linear regions)")
     c.add_argument("--kernel", default="auto", choices=["auto", "numba", "numpy"],
-                   help="the subdivision's split step: numba (compiled; auto picks it when numba imports) "
-                        "or numpy (the vectorised reference); the same cells either way")
+                   help="the subdivision's split step: numba (compiled; auto picks it when numba imports and "
+                        "passes a one-square self-test) or numpy (the vectorised reference); the same cells "
+                        "either way")
     c.add_argument("--linear", action="store_true",
                    help="compute linear regions (forces the bfs engine)")
     c.add_argument("--workers", type=int, default=1, help="local processes for the subdivision engine")
