@@ -29,10 +29,6 @@ from exactregions import Ball, Box, count_regions  # noqa: E402
 from exactregions.network import random_network  # noqa: E402
 
 
-def he_net(d, widths, seed):
-    return random_network(d, widths, seed)
-
-
 def _disc(d):
     return Ball([0.1, -0.2] + [0.0] * (d - 2), 0.7)
 
@@ -67,9 +63,9 @@ def run_one(name):
     reported apart as ``kernel_load_s``: the peers' figures are in-call times too."""
     d, widths, dom, engine, workers, keep, *kernel = WORKLOADS[name]
     opts = {"kernel": kernel[0] if kernel else "auto"} if engine == "subdivision" else {}
-    net, domain = he_net(d, widths, 0), dom(d)
+    net, domain = random_network(d, widths, 0), dom(d)
     t = time.perf_counter()
-    count_regions(he_net(d, [2], 0), Box(-1, 1, dim=d), engine=engine, **opts)
+    count_regions(random_network(d, [2], 0), Box(-1, 1, dim=d), engine=engine, **opts)
     load = time.perf_counter() - t
     times = []
     while True:
@@ -115,7 +111,7 @@ def run_slices(radius=1.0, n_segments=1000):
     from exactregions.domains import Plane, Segment
 
     net, X = digits_conv_net()
-    count_regions(he_net(2, [2], 0), Box(-1, 1, dim=2), engine="subdivision")  # load the compiled kernel
+    count_regions(random_network(2, [2], 0), Box(-1, 1, dim=2), engine="subdivision")  # load the compiled kernel
     rows = []
     for engine in ("bfs", "subdivision"):
         plane = Plane(X[0], X[1], X[2], radius=radius)
