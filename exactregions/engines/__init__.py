@@ -9,6 +9,7 @@ import networkx as nx
 import numpy as np
 
 from ..domains import Plane, Segment
+from ..reduction import reduce_dimension
 from ..result import Region, RegionCount
 from .bfs import count_regions as count_regions_bfs
 from .region import Tolerances
@@ -22,14 +23,17 @@ ENGINES = ("bfs", "subdivision", "auto")
 AUTO_MAX_DIM = 6
 
 
-def count_regions(net, domain, *, engine: str = "bfs", workers: int = 1, scheduler: str | None = None,
-                  checkpoint=None, **kwargs) -> RegionCount:
+def count_regions(net, domain, *, engine: str = "bfs", reduce: bool = True, workers: int = 1,
+                  scheduler: str | None = None, checkpoint=None, **kwargs) -> RegionCount:
     """Count the full-dimensional activation regions of ``net`` meeting the open ``domain``.
 
     engine: ``"bfs"`` (default: the general LP traversal, with the adjacency graph, linear
         regions and affine maps), ``"subdivision"`` (vectorised, no LP, polytope domains and L2
         balls; patterns and points only), or ``"auto"`` (subdivision where it applies, in
         dimension <= 6, else, or on a degenerate configuration, the BFS).
+    reduce: count an L2 ball or the whole space in the row space of the first layer
+        (:mod:`exactregions.reduction`: exact; the result is in the original space and
+        ``stats["reduction"]`` says ``reduced_dim``); False counts in the original dimension.
     workers, scheduler: parallel runs of the subdivision
         (:func:`exactregions.engines.parallel.run_plan`).
     checkpoint: a folder that makes the run resumable: the subdivision keeps finished batches
@@ -53,10 +57,15 @@ def count_regions(net, domain, *, engine: str = "bfs", workers: int = 1, schedul
                             workers=workers, scheduler=scheduler, checkpoint=checkpoint, **kwargs)
         res.slice = domain
         return res
-    note = None
-    sub_opts = {k: kwargs.pop(k) for k in ("pieces", "batch_cells", "kernel") if k in kwargs}  # subdivision only
     if domain.dim != net.input_dim:
         raise ValueError(f"domain has dimension {domain.dim} but the network takes {net.input_dim} inputs")
+    red = reduce_dimension(net, domain) if reduce else None
+    if red is not None:
+        res = count_regions(red.net, red.domain, engine=engine, reduce=False, workers=workers, scheduler=scheduler,
+                            checkpoint=checkpoint, **kwargs)
+        return red.lift(res, net, domain)
+    note = None
+    sub_opts = {k: kwargs.pop(k) for k in ("pieces", "batch_cells", "kernel") if k in kwargs}  # subdivision only
     wants_sub = engine == "subdivision" or (engine == "auto" and domain.dim <= AUTO_MAX_DIM)
     if wants_sub and supports(domain):
         try:
