@@ -1,10 +1,21 @@
-"""Linear and quadratic programs on polyhedra ``{x : G x <= h}``, solved by HiGHS.
+"""Linear and quadratic programs on polyhedra ``{x : G x <= h}``: DAQP first, HiGHS as arbiter.
 
-Thin kernels over numpy arrays; the oracle never sees a network. Every solve goes through
+Thin kernels over numpy arrays; the oracle never sees a network. Every HiGHS solve goes through
 :meth:`Oracle._solve`, which accepts only *optimal* and *infeasible* answers: anything else
 (time or iteration limit, numerical trouble, an unexpected unbounded status) is retried
 with another algorithm and otherwise raised as :class:`SolverError`, never read as
 "infeasible" (that would silently drop regions).
+
+The fast path (``Oracle(lp_method="daqp", qp_method="daqp")``, the default) solves the small
+dense LPs and distance QPs of the traversal with DAQP, the dual active-set solver of Arnstrom,
+Bemporad & Axehill (IEEE TAC 2022), about 10-20x faster than a HiGHS call on them (8-D, 40 rows:
+15 us against 230 us). Its answers are never taken on trust: each is accepted only with a
+certificate we check ourselves, a primal point (its objective recomputed from the constraint
+slacks) and a dual bound (from DAQP's multipliers, clipped to the right signs, with the
+residual bounded over the domain's box), no more than :data:`CERTIFY_GAP` apart. Anything else
+(no certificate, an infeasible or failed solve, an unbounded domain) goes to HiGHS exactly as
+before, so a decision is as exact as HiGHS's. ``lp_method="highs"`` / ``qp_method="ldp"`` or
+``"highs"`` switch the fast path off.
 """
 
 from __future__ import annotations
@@ -31,6 +42,25 @@ _RETRIES = (
     (("presolve", "on"), ("simplex_strategy", 1)),  # HiGHS's defaults: presolve, dual simplex
     (("presolve", "on"), ("solver", "ipm")),
 )
+
+
+#: A fast (DAQP) answer is accepted when its checked primal value and dual bound differ by at most
+#: this (input units; measured gaps are about 1e-15); else HiGHS decides.
+CERTIFY_GAP = 1e-10
+#: DAQP settings for our problems: the LP is solved by proximal-point outer iterations
+#: (eps_prox 1e-3 converges to the exact vertex in a few; the default 1e-6 leaves residuals of
+#: 1e-7 that no certificate accepts), primal feasibility as strict as HiGHS's.
+_DAQP_OPTIONS = {"eps_prox": 1e-3, "primal_tol": 1e-12, "iter_limit": 5000}
+_NO_BOUND = 1e30  # DAQP's "no bound"
+
+
+def _daqp():
+    """The DAQP module, or None where it is not installed (then HiGHS decides everything)."""
+    try:
+        import daqp
+    except ImportError:  # pragma: no cover - daqp is a dependency
+        return None
+    return daqp
 
 
 class SolverError(RuntimeError):
@@ -87,10 +117,17 @@ class Oracle:
     lp_solves: int = 0
     qp_solves: int = 0
     retries: int = 0
-    #: distance QPs: "ldp" (Lawson & Hanson's least-distance method through NNLS first, about
-    #: 25x faster than HiGHS's QP in 64-D and more accurate at distance 0; an empty or failed
-    #: answer goes to HiGHS) or "highs" (HiGHS's active-set QP first, LDP if it fails)
-    qp_method: str = "ldp"
+    #: distance QPs: "daqp" (certified DAQP answer first, then as "ldp"), "ldp" (Lawson &
+    #: Hanson's least-distance method through NNLS first, about 25x faster than HiGHS's QP in 64-D
+    #: and more accurate at distance 0; an empty or failed answer goes to HiGHS) or "highs"
+    #: (HiGHS's active-set QP first, LDP if it fails)
+    qp_method: str = "daqp"
+    #: LPs of :class:`PolytopeLP` on bounded domains: "daqp" (certified fast path, see the module
+    #: docstring) or "highs" (HiGHS only)
+    lp_method: str = "daqp"
+    fast_lp: int = 0   # LPs / QPs answered by the certified fast path (every try, certified or
+                       # not, also counts in lp_solves / qp_solves)
+    fast_qp: int = 0
     _lp_solver: object = None  # one HiGHS instance shared by this oracle's PolytopeLPs
     _lp_owner: object = None   # the PolytopeLP whose model is loaded in it
 
@@ -183,7 +220,13 @@ class Oracle:
             hi.append(np.array([eq_rhs], dtype=np.float64))
         A = np.vstack(rows) if rows[0].size or eq_row is not None else np.zeros((0, d))
         lo, hi = np.concatenate(lo), np.concatenate(hi)
-        if self.qp_method == "ldp" and A.shape[0]:
+        if self.qp_method == "daqp" and A.shape[0]:
+            self.qp_solves += 1
+            x = _certified_distance(A, hi, center, eq_row is not None)
+            if x is not None:
+                self.fast_qp += 1
+                return float(np.linalg.norm(x - center)), x
+        if self.qp_method in ("daqp", "ldp") and A.shape[0]:
             self.qp_solves += 1
             x = _least_distance(A, lo, hi, center)
             if not (x is None or isinstance(x, str)):
@@ -204,7 +247,7 @@ class Oracle:
         try:
             x = self._solve(hs, what, qp=True)
         except SolverError:
-            if self.qp_method == "ldp":
+            if self.qp_method != "highs":
                 raise
             # HiGHS's active-set QP can fail outright; retry another way: the least-distance
             # problem solved exactly by non-negative least squares (Lawson & Hanson, 1974).
@@ -215,6 +258,84 @@ class Oracle:
         if x is None:
             return np.inf, None
         return float(np.linalg.norm(x - center)), x
+
+
+def _certified_distance(A, hi, center, last_is_equality):
+    """Nearest point to ``center`` of ``{A x <= hi}`` (the last row an equality if so marked) by
+    DAQP, returned only when certified: the point is feasible as strictly as HiGHS's answers
+    (1e-10) and the Lagrangian dual bound from DAQP's multipliers is within
+    :data:`CERTIFY_GAP` of its distance. None otherwise (the caller asks the other methods)."""
+    daqp = _daqp()
+    if daqp is None:
+        return None
+    m, d = A.shape
+    lo = np.full(m, -_NO_BOUND)
+    sense = np.zeros(m, dtype=np.int32)
+    if last_is_equality:
+        lo[-1] = hi[-1]
+        sense[-1] = 5
+    x, _, flag, info = daqp.solve(np.eye(d), -center, A, hi.copy(), lo, sense, **_DAQP_OPTIONS)
+    if flag != 1:
+        return None
+    x = np.asarray(x, dtype=np.float64)
+    slack = A @ x - hi
+    ineq = slice(0, m - 1) if last_is_equality else slice(0, m)
+    if np.any(slack[ineq] > FEASIBILITY_TOL * (1 + np.abs(hi[ineq]))) or (
+            last_is_equality and abs(slack[-1]) > FEASIBILITY_TOL * (1 + abs(hi[-1]))):
+        return None
+    lam = np.asarray(info["lam"], dtype=np.float64)
+    lam[ineq] = np.maximum(lam[ineq], 0.0)
+    # Lagrangian dual of min 1/2 |x - c|^2 s.t. A x <= hi: -1/2 |A'lam|^2 + lam (A c - hi)
+    g = lam @ A
+    dual = -0.5 * (g @ g) + lam @ (A @ center - hi)
+    lower = np.sqrt(max(dual, 0.0) * 2.0)
+    if np.linalg.norm(x - center) - lower > CERTIFY_GAP:
+        return None
+    return x
+
+
+def _certified_lp(G, h, box, eq=None):
+    """``max t`` over ``{G x + t <= h}`` (unit rows; row ``eq`` instead held at equality without
+    ``t``) by DAQP, with a certificate: returns ``(x, t)`` where ``t`` is recomputed from the
+    slacks at ``x`` and a dual bound from DAQP's multipliers (residual bounded over ``box``)
+    is within :data:`CERTIFY_GAP` of it; None when no certificate holds."""
+    daqp = _daqp()
+    if daqp is None:
+        return None
+    m, d = G.shape
+    A = np.empty((m, d + 1))
+    A[:, :d], A[:, d] = G, 1.0
+    lo = np.full(m, -_NO_BOUND)
+    sense = np.zeros(m, dtype=np.int32)
+    if eq is not None:
+        A[eq, d] = 0.0
+        lo[eq] = h[eq]
+        sense[eq] = 5
+    cost = np.zeros(d + 1)
+    cost[d] = -1.0
+    z, _, flag, info = daqp.solve(np.zeros((d + 1, d + 1)), cost, A, h.copy(), lo, sense, **_DAQP_OPTIONS)
+    if flag != 1:
+        return None
+    x = np.asarray(z[:d], dtype=np.float64)
+    lam = np.asarray(info["lam"], dtype=np.float64)
+    others = np.ones(m, bool)
+    if eq is not None:  # put x exactly on the hyperplane (unit row)
+        x = x + (h[eq] - G[eq] @ x) * G[eq]
+        others[eq] = False
+    if not others.any():
+        return None
+    t = float(np.min(h[others] - G[others] @ x))
+    lam[others] = np.maximum(lam[others], 0.0)
+    s = lam[others].sum()
+    if not s > 0:
+        return None
+    lam /= s
+    rho = lam @ G  # t <= lam.h - rho.x for every feasible x, and x lies in the box
+    lo_b, hi_b = box
+    upper = float(lam @ h - np.sum(np.minimum(rho * lo_b, rho * hi_b)))
+    if upper - t > CERTIFY_GAP:
+        return None
+    return x, t
 
 
 def _least_distance(A, lo, hi, center, tol=1e-9):
@@ -256,7 +377,7 @@ class PolytopeLP:
     its ``t`` gives the inradius of the facet on row ``i`` inside its hyperplane.
     """
 
-    def __init__(self, oracle: Oracle, G: np.ndarray, h: np.ndarray, cap: float = INF):
+    def __init__(self, oracle: Oracle, G: np.ndarray, h: np.ndarray, cap: float = INF, box=None):
         G = np.asarray(G, dtype=np.float64)
         h = np.asarray(h, dtype=np.float64)
         norms = np.linalg.norm(G, axis=1)
@@ -266,23 +387,39 @@ class PolytopeLP:
         self.oracle = oracle
         self.m, self.d = G.shape
         self.cap = cap
-        A = np.hstack([self.G, np.ones((self.m, 1))])
-        cost = np.zeros(self.d + 1)
-        cost[-1] = -1.0  # HiGHS minimises: maximise t
-        self._lp = _lp(cost, np.r_[np.full(self.d, -INF), -INF], np.r_[np.full(self.d, INF), cap],
-                       A, np.full(self.m, -INF), self.h)
+        # the certified fast path needs a box holding the polytope (its dual bound's residual)
+        self.box = box if (box is not None and cap == INF and oracle.lp_method == "daqp") else None
+        self._lp = None  # the HiGHS model, built when HiGHS is first needed
         self.hs = oracle.lp_solver()
-        self._own()
 
     def _own(self):
         """Load this polytope's model into the shared solver unless it is already there (another
         PolytopeLP of the same oracle may have loaded its own since)."""
+        if self._lp is None:
+            A = np.hstack([self.G, np.ones((self.m, 1))])
+            cost = np.zeros(self.d + 1)
+            cost[-1] = -1.0  # HiGHS minimises: maximise t
+            self._lp = _lp(cost, np.r_[np.full(self.d, -INF), -INF], np.r_[np.full(self.d, INF), self.cap],
+                           A, np.full(self.m, -INF), self.h)
         if self.oracle._lp_owner is not self:
             self.hs.passModel(self._lp)
             self.oracle._lp_owner = self
             self._box_mode = False
 
+    def _fast(self, eq=None):
+        """The certified DAQP answer ``(x, t)``, or None (then HiGHS decides)."""
+        if self.box is None:
+            return None
+        self.oracle.lp_solves += 1
+        out = _certified_lp(self.G, self.h, self.box, eq)
+        if out is not None:
+            self.oracle.fast_lp += 1
+        return out
+
     def chebyshev(self, what="a Chebyshev ball"):
+        fast = self._fast()
+        if fast is not None:
+            return fast
         self._leave_box_mode()
         v = self.oracle._solve(self.hs, what)
         if v is None:
@@ -294,6 +431,9 @@ class PolytopeLP:
 
         ``> 0``: row ``i`` is a (d-1)-dimensional facet; ``<= 0``: it is not.
         """
+        fast = self._fast(i)
+        if fast is not None:
+            return fast
         self._leave_box_mode()
         hs = self.hs
         hs.changeCoeff(i, self.d, 0.0)

@@ -16,7 +16,7 @@ def _random_polytope(rng, d, m=12):
     return G, h
 
 
-@pytest.mark.parametrize("method", ["ldp", "highs"])
+@pytest.mark.parametrize("method", ["daqp", "ldp", "highs"])
 @pytest.mark.parametrize("seed", range(12))
 def test_l2_distance_qp_agrees_with_cvxpy(seed, method):
     rng = np.random.default_rng(seed)
@@ -91,14 +91,15 @@ def test_unknown_status_everywhere_raises(monkeypatch):
         lp.chebyshev("a test LP")
 
 
-@pytest.mark.parametrize("method", ["ldp", "highs"])
+@pytest.mark.parametrize("method", ["daqp", "ldp", "highs"])
 def test_empty_polytope_is_infeasible_not_an_error(method):
     G = np.array([[1.0, 0.0], [-1.0, 0.0]])
     h = np.array([-1.0, -1.0])  # x <= -1 and x >= 1
     orc = Oracle(qp_method=method)
     assert orc.nearest_point(G, h, np.zeros(2))[0] == np.inf
     # an empty answer is always HiGHS's: LDP's "empty" is confirmed by a second solve
-    assert orc.qp_solves == (2 if method == "ldp" else 1)
+    # (the DAQP try, uncertified here, counts as a solve too)
+    assert orc.qp_solves == {"daqp": 3, "ldp": 2, "highs": 1}[method]
 
 
 def test_ldp_is_exact_where_the_centre_is_inside():
@@ -151,3 +152,50 @@ def test_polytope_lps_sharing_one_solver_stay_independent():
     assert b.chebyshev()[1] == pytest.approx(alone2, abs=1e-9)
     assert a.maximize(np.array([1.0, 0.0])) == pytest.approx(PolytopeLP(Oracle(), G1, h1).maximize(np.array([1.0, 0.0])))
     assert a.chebyshev()[1] == pytest.approx(alone1, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_certified_fast_lps_agree_with_highs(seed):
+    """The DAQP fast path answers the Chebyshev and facet LPs exactly as HiGHS does (8-D to
+    40-D), and only with a certificate (every answer here is certified: fast_lp counts them)."""
+    rng = np.random.default_rng(300 + seed)
+    d = [8, 12, 20, 40][seed % 4]
+    G, h = _random_polytope(rng, d, m=2 * d + 10)
+    box = (np.full(d, -1.0), np.full(d, 1.0))
+    G = np.vstack([G, np.eye(d), -np.eye(d)])  # the box rows, as the engines add the domain's
+    h = np.concatenate([h, np.ones(2 * d)])
+    fast, slow = Oracle(), Oracle(lp_method="highs")
+    a, b = PolytopeLP(fast, G, h, box=box), PolytopeLP(slow, G, h, box=box)
+    (xa, ra), (xb, rb) = a.chebyshev(), b.chebyshev()
+    assert ra == pytest.approx(rb, abs=1e-9)
+    assert np.min(a.h - a.G @ xa) == pytest.approx(ra, abs=1e-12)  # the radius is the checked slack
+    for i in range(0, len(h), 3):
+        _, ta = a.facet(i)
+        _, tb = b.facet(i)
+        assert ta == pytest.approx(tb, abs=1e-9)
+        assert (ta > 1e-8) == (tb > 1e-8)
+    assert fast.fast_lp > 0 and slow.fast_lp == 0
+
+
+def test_fast_lp_needs_a_box():
+    """Without a box holding the polytope no dual bound is checkable: HiGHS answers."""
+    rng = np.random.default_rng(5)
+    G, h = _random_polytope(rng, 6, m=20)
+    o = Oracle()
+    PolytopeLP(o, G, h).chebyshev()
+    assert o.fast_lp == 0 and o.lp_solves == 1
+
+
+def test_uncertified_fast_answer_goes_to_highs(monkeypatch):
+    """A DAQP answer whose certificate fails (here: a gap forced to fail) is not used."""
+    monkeypatch.setattr(oracle_mod, "CERTIFY_GAP", -1.0)
+    rng = np.random.default_rng(6)
+    G, h = _random_polytope(rng, 6, m=20)
+    G = np.vstack([G, np.eye(6), -np.eye(6)])
+    h = np.concatenate([h, np.full(12, 3.0)])
+    o = Oracle()
+    x, r = PolytopeLP(o, G, h, box=(np.full(6, -3.0), np.full(6, 3.0))).chebyshev()
+    d, _ = o.nearest_point(G, h, np.full(6, 5.0))
+    assert o.fast_lp == 0 and o.fast_qp == 0 and o.lp_solves == 2  # the DAQP try, then HiGHS
+    assert r == pytest.approx(PolytopeLP(Oracle(lp_method="highs"), G, h).chebyshev()[1], abs=1e-9)
+    assert d == pytest.approx(Oracle(qp_method="highs").nearest_point(G, h, np.full(6, 5.0))[0], abs=1e-7)

@@ -61,6 +61,7 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
     t_start = time.perf_counter()
     oracle = Oracle()
     unstable, fixed, (DA, Db), cap = traversal_setup(net, domain)
+    box = domain.bounding_box() if domain.bounded else None
     directions = _directions(net.input_dim)
 
     seed, seed_note = _generic_seed(net, domain, unstable, tol)
@@ -98,7 +99,7 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
             key = pattern.tobytes()
             A, c, M, m = net.region_maps(pattern)
             geo = analyse_region(net, pattern, unstable, (DA, Db), domain.l2_ball, oracle, tol, cap,
-                                 known=known.get(key, ()), directions=directions, constraints=(A, c))
+                                 known=known.get(key, ()), directions=directions, constraints=(A, c), box=box)
             nbs = net.pattern_across(pattern, [f.point for f in geo.facets], geo.G[[f.row for f in geo.facets]],
                                      tol=tol.coincide) if geo is not None and geo.facets else []
             affine = (M, m) if keep_regions else None
@@ -139,6 +140,7 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
     if progress is not None:
         progress(len(regions), len(queue), seconds)
     stats = {"seconds": seconds, "lp_solves": oracle.lp_solves, "qp_solves": oracle.qp_solves,
+             "certified_fast_lp": oracle.fast_lp, "certified_fast_qp": oracle.fast_qp,
              "solver_retries": oracle.retries, "facets_by_ray": facet_how["ray"],
              "facets_by_lp": facet_how["lp"], "frontier_left": len(queue)}
     return RegionCount.build(net, domain, keys, regions, edges, complete=stop_reason is None,

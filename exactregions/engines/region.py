@@ -123,11 +123,12 @@ def _merge_coincident(G, h, tol):
 
 def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: Tolerances,
                    cap: float, known=(), directions=None, shortcuts=True,
-                   constraints=None) -> RegionGeometry | None:
+                   constraints=None, box=None) -> RegionGeometry | None:
     """Interior and facets of a pattern's region in the domain.
 
     ``known``: hyperplanes ``(g, h)`` of facets already found from the neighbouring side;
-    ``shortcuts=False`` decides every row by LP (used by :func:`verify`). Returns None when
+    ``shortcuts=False`` decides every row by LP (used by :func:`verify`); ``box``: a box
+    holding the domain, which lets the oracle certify its fast LP answers. Returns None when
     the pattern's region is empty.
     """
     rows = neuron_rows(net, pattern, unstable, tol, constraints)
@@ -141,7 +142,7 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
     if allG.shape[0] == 0:  # no boundary at all: the whole domain is one region
         geo.x0, geo.inradius, geo.point = np.zeros(net.input_dim), cap, np.zeros(net.input_dim)
         return geo
-    lp = PolytopeLP(oracle, allG, allh, cap=cap)
+    lp = PolytopeLP(oracle, allG, allh, cap=cap, box=box)
     x0, r = lp.chebyshev("the Chebyshev centre of a region")
     geo.x0, geo.inradius = x0, r
     if not r > tol.inradius:
