@@ -323,3 +323,49 @@ def test_bfs_interrupt_keeps_a_consistent_state(tmp_path, monkeypatch):
     monkeypatch.setattr(bfs_mod, "analyse_region", orig)
     again = bfs_mod.count_regions(net, dom, checkpoint=tmp_path / "s.pickle")
     assert again.complete and again.activation_regions == full.activation_regions
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hull_ball_certificates_agree_with_the_exact_distance(seed):
+    """The compiled hull-ball test says MEETS only when conv(V) comes closer than the radius and
+    MISSES only when it does not (exact distance by cvxpy); its MEETS point lies in the ball."""
+    cp = pytest.importorskip("cvxpy")
+    from exactregions.engines import _split_numba as nb
+
+    rng = np.random.default_rng(seed)
+    d = 3 + seed
+    sizes = rng.integers(d + 1, 3 * d, size=12)
+    V = rng.normal(size=(sizes.sum(), d))
+    start = np.r_[0, np.cumsum(sizes)]
+    c = rng.normal(size=d) * 0.5
+    exact = []
+    for k in range(12):
+        w = cp.Variable(sizes[k], nonneg=True)
+        prob = cp.Problem(cp.Minimize(cp.sum_squares(V[start[k]:start[k + 1]].T @ w - c)), [cp.sum(w) == 1])
+        prob.solve(solver=cp.CLARABEL)
+        exact.append(np.sqrt(max(prob.value, 0.0)))
+    exact = np.array(exact)
+    decided = 0
+    for r in (0.5 * np.median(exact) + 1e-3, np.median(exact), 2 * np.median(exact)):
+        state, point = np.empty(12, np.int64), np.empty((12, d))
+        nb.ball_hull(V, start, c, r, 60, state, point)
+        assert np.all(exact[state == nb.MEETS] < r + 1e-7)
+        assert np.all(exact[state == nb.MISSES] > r - 1e-7)
+        assert np.all(np.linalg.norm(point[state == nb.MEETS] - c, axis=1) < r)
+        decided += int((state != nb.UNDECIDED).sum())
+    assert decided >= 30  # of 36 decisions, nearly all are certified without a QP
+
+
+@pytest.mark.parametrize("d,widths,radius,seed", [(3, [10, 10], 0.8, 1), (5, [8, 8], 0.9, 2), (6, [7, 7], 1.0, 3)])
+def test_both_kernels_count_the_same_regions_in_balls(d, widths, radius, seed):
+    # the numba path prunes and decides rim cells by the hull-ball test, numpy by boxes and QPs
+    net = random_net(d, widths, seed=seed)
+    dom = Ball(np.linspace(-0.1, 0.1, d), radius)
+    a = count_regions(net, dom, engine="subdivision", kernel="numba")
+    b = count_regions(net, dom, engine="subdivision", kernel="numpy")
+    assert a.activation_regions == b.activation_regions > 30
+    assert _patterns(a) == _patterns(b)
+    assert a.stats["qp_solves"] < b.stats["qp_solves"]
+    for r in a.regions:
+        assert np.linalg.norm(r.point - dom.center) < radius
+        assert np.array_equal(net.pattern(r.point), r.pattern)

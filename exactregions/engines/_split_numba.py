@@ -198,3 +198,66 @@ def _apply(i, j, cid, nv, ne, nc, nx, V, vcell, T, s, vpar, E, ecell, epar, bits
             if unpaired:
                 return FACE_NOT_CUT_TWICE, 0, 0
     return nv + 2 * nx, ne + n_new_e, nc + k
+
+
+MEETS, MISSES, UNDECIDED = 1, 0, -1
+
+
+@njit(cache=True, nogil=True)
+def ball_hull(V, start, center, radius, iters, state, point):
+    """Does the convex hull of each cell's vertices ``V[start[k]:start[k+1]]`` meet the open
+    ball ``B(center, radius)``? Frank-Wolfe iterations on ``min |x - center|`` over the hull,
+    stopped as soon as a certificate decides: ``MEETS`` when the current point (a convex
+    combination of the vertices) lies inside the ball (it is left in ``point[k]``), ``MISSES``
+    when the plane normal to ``center - x`` through the farthest vertex keeps the whole hull at
+    distance >= radius; ``UNDECIDED`` after ``iters`` steps (the caller then solves the QP).
+    Both certificates keep a relative margin of 1e-12."""
+    d = V.shape[1]
+    x = np.empty(d)
+    g = np.empty(d)
+    for k in range(start.size - 1):
+        a, b = start[k], start[k + 1]
+        best, bd = a, np.inf
+        for v in range(a, b):
+            s = 0.0
+            for t in range(d):
+                s += (V[v, t] - center[t]) ** 2
+            if s < bd:
+                bd, best = s, v
+        for t in range(d):
+            x[t] = V[best, t]
+        state[k] = UNDECIDED
+        for _ in range(iters):
+            gn = 0.0
+            for t in range(d):
+                g[t] = center[t] - x[t]
+                gn += g[t] * g[t]
+            gn = np.sqrt(gn)
+            if gn < radius * (1.0 - 1e-12):
+                state[k] = MEETS
+                break
+            smax, sv = -np.inf, a
+            for v in range(a, b):
+                s = 0.0
+                for t in range(d):
+                    s += g[t] * V[v, t]
+                if s > smax:
+                    smax, sv = s, v
+            gc = 0.0
+            for t in range(d):
+                gc += g[t] * center[t]
+            if (gc - smax) / gn >= radius * (1.0 + 1e-12):
+                state[k] = MISSES
+                break
+            num, den = 0.0, 0.0
+            for t in range(d):
+                dv = V[sv, t] - x[t]
+                num += g[t] * dv
+                den += dv * dv
+            if den == 0.0 or num <= 0.0:
+                break
+            gamma = min(1.0, num / den)
+            for t in range(d):
+                x[t] += gamma * (V[sv, t] - x[t])
+        for t in range(d):
+            point[k, t] = x[t]

@@ -330,8 +330,32 @@ def _pair_new_vertices(S, old_cell, cid, d):
     return np.stack([owner[starts], owner[starts + 1]], axis=1)
 
 
-def _prune_ball(cells: Cells, center, radius) -> Cells:
-    """Drop cells whose vertices' bounding box stays at distance >= radius from the centre."""
+#: Frank-Wolfe steps of the compiled hull-ball test before a cell is left to the exact QP
+HULL_ITERS = 60
+
+
+def _hull_vs_ball(cells: Cells, center, radius):
+    """The compiled hull-ball test (:func:`_split_numba.ball_hull`) of every cell: its state
+    (MEETS, MISSES, UNDECIDED) and, where it meets, a point of the cell inside the ball."""
+    from . import _split_numba as nb
+
+    order = np.argsort(cells.vcell, kind="stable")
+    start = np.searchsorted(cells.vcell[order], np.arange(cells.n + 1))
+    state = np.empty(cells.n, np.int64)
+    point = np.empty((cells.n, cells.V.shape[1]))
+    nb.ball_hull(np.ascontiguousarray(cells.V[order]), start, np.asarray(center, np.float64), float(radius),
+                 HULL_ITERS, state, point)
+    return state, point
+
+
+def _prune_ball(cells: Cells, center, radius, kernel="numpy") -> Cells:
+    """Drop cells that miss the ball: with the compiled kernel, every cell whose vertex hull is
+    certified to stay at distance >= radius (:func:`_hull_vs_ball`); with numpy, every cell whose
+    vertices' bounding box does."""
+    if kernel == "numba":
+        state, _ = _hull_vs_ball(cells, center, radius)
+        keep = state != 0
+        return cells if keep.all() else cells.take(np.flatnonzero(keep))
     n, d = cells.n, cells.V.shape[1]
     lo = np.full((n, d), np.inf)
     hi = np.full((n, d), -np.inf)
@@ -342,13 +366,15 @@ def _prune_ball(cells: Cells, center, radius) -> Cells:
     return cells if keep.all() else cells.take(np.flatnonzero(keep))
 
 
-def _finish(net, domain, cells: Cells, unstable, oracle):
+def _finish(net, domain, cells: Cells, unstable, oracle, kernel="numpy"):
     """Final patterns and one point per cell inside the open domain.
 
     The point is the vertex centroid (interior to the cell). For an L2 ball, a cell with a
     vertex inside the open ball meets it; the point is moved towards that vertex to lie
-    inside. A cell with no vertex inside is at the rim: the exact distance QP from the centre
-    to region ∩ box decides, and its nearest point gives the cell's point.
+    inside. With the compiled kernel, the other cells go through the hull-ball test first
+    (a point of the hull inside the ball, or a separating plane). A cell still undecided is at
+    the rim: the exact distance QP from the centre to region ∩ box decides, and its nearest
+    point gives the cell's point.
     """
     n = cells.n
     counts = np.bincount(cells.vcell, minlength=n)
@@ -367,7 +393,15 @@ def _finish(net, domain, cells: Cells, unstable, oracle):
     vin[cells.vcell[first]] = cells.V[first]
     keep = best > 0
     pts = cen.copy()
-    for k in np.flatnonzero(~keep):  # the rim: exact QP
+    if kernel == "numba" and not keep.all():
+        state, point = _hull_vs_ball(cells, c, r)
+        hull = (state == 1) & ~keep
+        keep[hull], vin[hull] = True, point[hull]
+        best[hull] = r - np.linalg.norm(point[hull] - c, axis=1)
+        rim = np.flatnonzero(~keep & (state == -1))
+    else:
+        rim = np.flatnonzero(~keep)
+    for k in rim:  # the rim: exact QP
         q = _rim_point(net, domain, cells.bits[k], unstable, oracle)
         if q is not None:
             keep[k], vin[k], best[k] = True, q, r - np.linalg.norm(q - c)
@@ -449,12 +483,12 @@ def _split_layer(net, cells: Cells, l: int, maps, unstable, fixed, m_dom, tol, k
     return work.cells(), i
 
 
-def _next_layer(net, cells: Cells, l: int, maps, ball):
+def _next_layer(net, cells: Cells, l: int, maps, ball, kernel="numpy"):
     """After layer ``l``: drop cells that miss the ball; each cell's affine map of layer l+1
     (None after the last layer)."""
     A, c = maps
     if ball is not None:
-        cells = _prune_ball(cells, *ball)
+        cells = _prune_ball(cells, *ball, kernel=kernel)
     if l + 1 == len(net.hidden_widths):
         return cells, None
     sl = net.layer_slices()[l]
@@ -486,7 +520,7 @@ def run_batch(net, domain, cells: Cells, start: int, first: int, maps, unstable,
     ball = domain.l2_ball
     for l in range(start, len(net.hidden_widths)):
         cells, _ = _split_layer(net, cells, l, maps, unstable, fixed, m_dom, tol, kernel, first if l == start else 0)
-        cells, maps = _next_layer(net, cells, l, maps, ball)
+        cells, maps = _next_layer(net, cells, l, maps, ball, kernel)
         if cells.n == 0:
             break
         if maps is not None and cells.n > max_cells:
@@ -496,7 +530,7 @@ def run_batch(net, domain, cells: Cells, start: int, first: int, maps, unstable,
                     sum(o[2] for o in outs))
     if cells.n == 0:  # every cell of the batch missed the ball
         return np.zeros((0, net.n_hidden), bool), np.zeros((0, net.input_dim)), 0
-    p, q = _finish(net, domain, cells, unstable, oracle)
+    p, q = _finish(net, domain, cells, unstable, oracle, kernel)
     return p, q, oracle.qp_solves
 
 
@@ -562,7 +596,7 @@ def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000
         size = max(1, batch_cells * cells.n // bound)
         return Plan(net, domain, [(sub, maps, 0, first) for _, sub in cells.chunks(size)], unstable, fixed, m_dom,
                     tol, max_cells, kernel)
-    cells, maps = _next_layer(net, cells, 0, maps, domain.l2_ball)
+    cells, maps = _next_layer(net, cells, 0, maps, domain.l2_ball, kernel)
     if maps is None:  # one hidden layer: layer 1 is all the work
         return Plan(net, domain, [(cells, None, 1, 0)], unstable, fixed, m_dom, tol, max_cells, kernel)
     batches = [(sub, sub_maps, 1, 0) for sub, sub_maps in _with_maps(cells, maps, batch_cells)]
