@@ -256,3 +256,26 @@ def test_intervals_use_each_layer_own_slope():
     seen = {p.tobytes() for p in net.pattern(dom.sample(40000, np.random.default_rng(1)))}
     assert res.activation_regions >= len(seen) and res.verify().ok
     assert count_regions(net, dom, engine="subdivision").activation_regions == res.activation_regions
+
+
+def test_pair_distance_bound_never_exceeds_the_exact_face_distance():
+    """The closed-form bound that lets the BFS skip facets far from the ball: for random
+    polytopes and faces, it is at most the exact distance (HiGHS's QP) to the face."""
+    from exactregions.engines.region import pair_distance_bound
+    from exactregions.oracle import Oracle
+
+    rng = np.random.default_rng(3)
+    checked = 0
+    for _ in range(30):
+        d = int(rng.integers(2, 9))
+        G = rng.normal(size=(3 * d, d))
+        G /= np.linalg.norm(G, axis=1, keepdims=True)
+        h = G @ (0.3 * rng.normal(size=d)) + rng.uniform(0.05, 1.0, size=3 * d)
+        c = rng.normal(size=d)
+        bound = pair_distance_bound(G, h, np.arange(3 * d), c)
+        for i in range(3 * d):
+            keep = np.arange(3 * d) != i
+            dist, _ = Oracle(qp_method="highs").nearest_point(G[keep], h[keep], c, eq_row=G[i], eq_rhs=h[i])
+            assert bound[i] <= dist + 1e-9
+            checked += np.isfinite(dist)
+    assert checked > 100

@@ -157,6 +157,9 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
     if l2_ball is not None:  # a hyperplane at distance >= r from the centre misses the open ball
         c, r = l2_ball
         decided = np.abs(G @ c - h) >= r - tol.ball
+        if shortcuts:  # so does a facet kept that far by its hyperplane and one other row
+            rest = np.flatnonzero(~decided)
+            decided[rest] = pair_distance_bound(lp.G, lp.h, rest, c) > (r - tol.ball) * (1 + 1e-12)
     else:
         decided = np.zeros(m, bool)
     if shortcuts:
@@ -165,11 +168,17 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
                                    & (np.abs(h - h_known) <= 1e3 * tol.coincide))
             decided[match] = True  # the edge was recorded from the other side
         facet_rows = set(np.flatnonzero(decided).tolist())
-        for i, p in _ray_facets(lp.G, lp.h, x0, directions):
-            facet_rows.add(i)
-            if i < m and not decided[i]:
-                decided[i] = True
-                _accept(geo, lp, i, p, l2_ball, oracle, tol, "ray")
+        # rays from the Chebyshev centre and, in an L2 ball that misses it, also from the
+        # region's point inside the ball: a hit inside the ball needs no distance QP
+        hits = {}
+        for origin in ([x0] if geo.point is x0 else [geo.point, x0]):
+            for i, p in _ray_facets(lp.G, lp.h, origin, directions):
+                facet_rows.add(i)
+                if i < m and not decided[i] and i not in hits:
+                    hits[i] = p
+        for i, p in hits.items():
+            decided[i] = True
+            _accept(geo, lp, i, p, l2_ball, oracle, tol, "ray")
         undecided = np.flatnonzero(~decided)
         if undecided.size and cap == np.inf and math.comb(len(facet_rows | set(range(m, lp.m))),
                                                           net.input_dim) <= MAX_VERTEX_COMBOS:
@@ -198,10 +207,47 @@ def _point_in_domain(x0, lp, l2_ball, oracle):
     c, r = l2_ball
     if np.linalg.norm(x0 - c) < r:
         return x0
+    y = _walk(lp.G, lp.h, x0, c)  # straight towards the centre, as far as the region allows
+    if np.linalg.norm(y - c) < r:
+        return step_inside(y, x0, r - np.linalg.norm(y - c))
     dist, q = oracle.nearest_point(lp.G, lp.h, c, what="the distance from the ball centre to a region")
     if q is None or not dist < r:
         return None
     return step_inside(q, x0, r - dist)
+
+
+def pair_distance_bound(G, h, rows, c):
+    """For each row ``i`` of ``rows``, a lower bound on the distance from ``c`` to the face
+    ``{x : G_i x = h_i, G x <= h}``: the largest over ``j`` of the exact distance from ``c`` to
+    ``{G_i x = h_i, G_j x <= h_j}`` (unit rows; a closed form: the distance to the hyperplane
+    when its foot point satisfies row j, else the distance to the intersection of both
+    hyperplanes). A face whose bound reaches the radius cannot meet the open ball."""
+    if rows.size == 0:
+        return np.zeros(0)
+    a = G @ c - h
+    ai = a[rows][:, None]
+    cos = G[rows] @ G.T
+    foot = a[None, :] - ai * cos  # row j's value at the foot of c on hyperplane i
+    sin2 = 1.0 - cos * cos
+    with np.errstate(divide="ignore", invalid="ignore"):
+        two = np.sqrt(np.maximum(ai * ai - 2.0 * cos * ai * a[None, :] + a[None, :] ** 2, 0.0) / sin2)
+    bound = np.where((foot > 0) & (sin2 > 1e-12), two, np.abs(ai))
+    return bound.max(axis=1)
+
+
+def _walk(G, h, p, target, skip=None):
+    """The point of the segment from ``p`` (in ``{G x <= h}``) to ``target`` where it leaves the
+    polytope (``target`` itself if it stays inside); row ``skip`` is ignored (the facet's own
+    hyperplane, which holds the whole segment). Every point of the segment up to it is in the
+    polytope, so a point found inside the ball this way needs no QP."""
+    u = target - p
+    rate = G @ u
+    slack = h - G @ p
+    if skip is not None:
+        rate[skip] = 0.0
+    hit = rate > 0
+    t = min(1.0, float(np.min(np.maximum(slack[hit], 0.0) / rate[hit]))) if hit.any() else 1.0
+    return p + t * u
 
 
 def step_inside(q, x, margin):
@@ -291,6 +337,11 @@ def _accept(geo, lp, i, p, l2_ball, oracle, tol, how):
     if l2_ball is not None:
         c, r = l2_ball
         if not np.linalg.norm(p - c) < r - tol.ball:
+            # walk inside the facet towards the centre's projection on its hyperplane
+            y = _walk(lp.G, lp.h, p, c - (lp.G[i] @ c - lp.h[i]) * lp.G[i], skip=i)
+            if np.linalg.norm(y - c) < r - tol.ball:
+                geo.facets.append(Facet(i, step_inside(y, p, r - tol.ball - np.linalg.norm(y - c)), how))
+                return
             keep = np.arange(lp.m) != i
             dist, q = oracle.nearest_point(lp.G[keep], lp.h[keep], c, eq_row=lp.G[i], eq_rhs=lp.h[i],
                                            what="the distance from the ball centre to a facet")
