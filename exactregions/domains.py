@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .network import as_array
 from .oracle import Oracle, PolytopeLP
 
 __all__ = ["Domain", "Ball", "Box", "Polytope", "Whole", "Segment", "Plane", "DomainError"]
@@ -28,7 +29,11 @@ class DomainError(ValueError):
 
 
 def _vector(name, v, dim=None) -> np.ndarray:
-    a = np.array(v, dtype=np.float64).reshape(-1)
+    try:
+        a = as_array(v).reshape(-1).copy()
+    except (TypeError, ValueError):
+        raise DomainError(f"{name} must be numbers (a list, a numpy array or a torch tensor), got "
+                          f"{type(v).__name__}") from None
     if a.size == 0:
         raise DomainError(f"{name} is empty")
     if not np.all(np.isfinite(a)):
@@ -59,7 +64,7 @@ class Domain:
 
     def contains(self, X) -> np.ndarray:
         """Membership of points in the OPEN domain."""
-        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        X = np.atleast_2d(as_array(X))
         A, b = self.rows()
         ok = np.all(X @ A.T < b, axis=1) if A.shape[0] else np.ones(X.shape[0], bool)
         if self.l2_ball is not None:
@@ -102,8 +107,8 @@ class Box(Domain):
     hi: np.ndarray
 
     def __init__(self, lo, hi, dim: int | None = None):
-        lo = np.array(lo, dtype=np.float64).reshape(-1)
-        hi = np.array(hi, dtype=np.float64).reshape(-1)
+        lo = as_array(lo).reshape(-1)
+        hi = as_array(hi).reshape(-1)
         if dim is None:
             dim = max(lo.size, hi.size)
         lo, hi = _vector("box lo", lo, dim), _vector("box hi", hi, dim)
@@ -148,7 +153,7 @@ class Polytope(Domain):
     b: np.ndarray
 
     def __init__(self, A, b):
-        A = np.atleast_2d(np.array(A, dtype=np.float64))
+        A = np.atleast_2d(as_array(A)).copy()
         b = _vector("polytope b", b)
         if A.shape[0] != b.size:
             raise DomainError(f"polytope has {A.shape[0]} rows in A but {b.size} in b")

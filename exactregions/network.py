@@ -16,7 +16,34 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Network", "NetworkError", "random_network", "activate"]
+__all__ = ["Network", "NetworkError", "random_network", "activate", "as_network", "as_array"]
+
+#: ``(accepts, convert)`` pairs that :func:`as_network` tries in turn; :mod:`exactregions.io`
+#: registers model files and torch modules here when the package is imported (so this module
+#: needs no import of io, which sits above it).
+CONVERTERS: list = []
+
+
+def as_network(model, input_shape=None) -> "Network":
+    """The :class:`Network` behind ``model``: a Network as it is, a torch ``nn.Module`` (with
+    ``input_shape``, without the batch axis, where one is needed) or a model file path
+    (``.npz``, ``.onnx``, ``.pt``). Anything else is a :class:`TypeError` that says what is
+    accepted. The one conversion every public entry point applies at its boundary."""
+    if isinstance(model, Network):
+        return model
+    for accepts, convert in CONVERTERS:
+        if accepts(model):
+            return convert(model, input_shape)
+    raise TypeError(f"expected a Network, a torch nn.Module or a model file path (.npz, .onnx, .pt), "
+                    f"got {type(model).__name__}")
+
+
+def as_array(v) -> np.ndarray:
+    """A float64 numpy array from a numpy array, a sequence or a torch tensor (detached, moved
+    to the CPU): centres and points may be given either way."""
+    if hasattr(v, "detach") and hasattr(v, "cpu"):
+        v = v.detach().cpu().numpy()
+    return np.asarray(v, dtype=np.float64)
 
 
 def activate(z, slope, linear=False):
@@ -145,7 +172,7 @@ class Network:
     # ----------------------------------------------------------------- evaluation
     def preactivations(self, x) -> list[np.ndarray]:
         """Hidden pre-activations for points ``x`` of shape (n, d) or (d,); one array per layer."""
-        h = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        h = np.atleast_2d(as_array(x))
         zs = []
         for w, b, s, lin in zip(self.weights[:-1], self.biases[:-1], self.slopes, self.linear):
             z = h @ w.T + b
@@ -155,7 +182,7 @@ class Network:
 
     def forward(self, x) -> np.ndarray:
         """Network output for points ``x`` of shape (n, d) or (d,)."""
-        x = np.asarray(x, dtype=np.float64)
+        x = as_array(x)
         h = np.atleast_2d(x)
         for w, b, s, lin in zip(self.weights[:-1], self.biases[:-1], self.slopes, self.linear):
             z = h @ w.T + b
@@ -165,7 +192,7 @@ class Network:
 
     def pattern(self, x) -> np.ndarray:
         """Activation pattern (bool, length N) of a point, or (n, N) for n points."""
-        x = np.asarray(x, dtype=np.float64)
+        x = as_array(x)
         zs = self.preactivations(x)
         p = (np.concatenate(zs, axis=1) > 0) | self.linear_mask() if zs else \
             np.zeros((np.atleast_2d(x).shape[0], 0), bool)
@@ -243,7 +270,7 @@ class Network:
         region touches the nearest constraint hyperplane; redundant ones are farther).
         Points on a boundary give 0; a network with no hidden neuron gives ``inf``.
         """
-        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        X = np.atleast_2d(as_array(X))
         k, d = X.shape
         P = np.broadcast_to(np.eye(d), (k, d, d))  # Jacobian of h_{l-1} w.r.t. x
         h = X

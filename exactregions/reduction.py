@@ -99,7 +99,7 @@ class Reduction:
                               affine=None if r.affine is None else self.lift_affine(*r.affine))
                        for p, x, r in zip(pats, pts, regions)]
         stats = {**res.stats, "reduction": self.stats()}
-        return RegionCount(res.activation_regions, res.linear_regions, res.complete, regions, res.graph, stats,
+        return RegionCount(res.activation_regions, res.linear_regions, res.complete, regions, res.edges, stats,
                            res.numerics, res.stop_reason, net, domain, res.tol)
 
 

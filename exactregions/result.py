@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import networkx as nx
 import numpy as np
 
 __all__ = ["Region", "RegionCount", "VerifyReport"]
@@ -49,7 +48,10 @@ class RegionCount:
     linear_regions: connected groups of adjacent regions sharing one affine map (None when
         incomplete: a partial graph gives no bound on it).
     regions: list of :class:`Region` in BFS order (index = graph node).
-    graph: ``networkx.Graph`` on region indices; an edge is a shared facet inside the domain.
+    edges: pairs ``(i, j)``, ``i < j``, of region indices sharing a facet inside the domain
+        (each once; empty for the engines that give no adjacency).
+    graph: the same as a ``networkx.Graph`` on region indices, built when first asked for
+        (networkx is imported only then: a count from the command line never pays for it).
     stats: seconds, lp_solves, qp_solves, ...; numerics: tolerances and near-degenerate notes.
     """
 
@@ -57,7 +59,7 @@ class RegionCount:
     linear_regions: int | None
     complete: bool
     regions: list
-    graph: nx.Graph
+    edges: list
     stats: dict
     numerics: dict
     stop_reason: str | None = None
@@ -68,12 +70,26 @@ class RegionCount:
 
     @classmethod
     def build(cls, net, domain, keys, regions, edges, *, complete, stop_reason, stats, numerics, tol):
+        """From pattern keys and edges between keys (either direction, repeats allowed)."""
         index = {k: i for i, k in enumerate(keys)}
-        g = nx.Graph()
-        g.add_nodes_from(range(len(keys)))
-        g.add_edges_from((index[a], index[b]) for a, b in edges if a in index and b in index)
-        linear = _linear_regions(g, regions) if complete and all(r is not None for r in regions) else None
-        return cls(len(keys), linear, complete, regions, g, stats, numerics, stop_reason, net, domain, tol)
+        pairs = sorted({(min(index[a], index[b]), max(index[a], index[b]))
+                        for a, b in edges if a in index and b in index and a != b})
+        linear = _linear_regions(len(keys), pairs, regions) if complete and all(r is not None for r in regions) \
+            else None
+        return cls(len(keys), linear, complete, regions, pairs, stats, numerics, stop_reason, net, domain, tol)
+
+    @property
+    def graph(self):
+        """``networkx.Graph`` on region indices, one edge per shared facet (built once)."""
+        g = self.__dict__.get("_graph")
+        if g is None:
+            import networkx as nx
+
+            g = nx.Graph()
+            g.add_nodes_from(range(len(self.regions) if self.regions else self.activation_regions))
+            g.add_edges_from(self.edges)
+            self.__dict__["_graph"] = g
+        return g
 
     @property
     def is_lower_bound(self) -> bool:
@@ -92,7 +108,7 @@ class RegionCount:
         return {"activation_regions": self.activation_regions, "linear_regions": self.linear_regions,
                 "complete": self.complete, "lower_bound": not self.complete, "stop_reason": self.stop_reason,
                 "seconds": self.stats.get("seconds"), "lp_solves": self.stats.get("lp_solves"),
-                "qp_solves": self.stats.get("qp_solves"), "edges": self.graph.number_of_edges(),
+                "qp_solves": self.stats.get("qp_solves"), "edges": len(self.edges),
                 "stats": self.stats,
                 "numerics": {**self.numerics, "near_degenerate": self.numerics["near_degenerate"][:50],
                              "near_degenerate_count": len(self.numerics["near_degenerate"])},
@@ -110,12 +126,23 @@ class RegionCount:
         return verify_count(self)
 
 
-def _linear_regions(g: nx.Graph, regions, rtol=1e-9, atol=1e-9) -> int:
-    """Connected components of the subgraph whose edges join regions with equal affine maps."""
-    same = nx.Graph()
-    same.add_nodes_from(g.nodes)
-    for a, b in g.edges:
+def _linear_regions(n: int, pairs, regions, rtol=1e-9, atol=1e-9) -> int:
+    """Connected components of the adjacency graph restricted to edges that join regions with
+    equal affine maps (union-find over the edges)."""
+    root = list(range(n))
+
+    def find(i):
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    comps = n
+    for a, b in pairs:
         (Ma, ma), (Mb, mb) = regions[a].affine, regions[b].affine
         if np.allclose(Ma, Mb, rtol=rtol, atol=atol) and np.allclose(ma, mb, rtol=rtol, atol=atol):
-            same.add_edge(a, b)
-    return nx.number_connected_components(same)
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                root[ra] = rb
+                comps -= 1
+    return comps

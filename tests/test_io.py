@@ -76,3 +76,45 @@ def test_nan_weights_and_shape_mismatch(tmp_path):
     np.savez(tmp_path / "shape.npz", W0=np.ones((3, 2)), b0=np.zeros(3), W1=np.ones((1, 4)), b1=np.zeros(1))
     with pytest.raises(ModelError, match="takes 4 inputs"):
         load_npz(tmp_path / "shape.npz")
+
+
+def test_every_entry_point_takes_a_torch_module_a_path_and_tensors(tmp_path):
+    """count_regions, the bounds and compare accept a Network, an nn.Module or a model path, and
+    centres as torch tensors (even ones that require grad); all give the same numbers."""
+    from exactregions import Plane
+    from exactregions.bounds import compare, critical_radius, global_bound, local_bound
+
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(6, 10), nn.ReLU(), nn.Linear(10, 8), nn.ReLU(), nn.Linear(8, 3))
+    net = from_torch(model)
+    save_npz(net, tmp_path / "m.npz")
+    x = torch.randn(6, requires_grad=True)
+    ball = Ball(x, 0.8)
+    assert np.allclose(ball.center, x.detach().numpy())
+    counts = {count_regions(m, ball).activation_regions for m in (net, model, tmp_path / "m.npz", str(tmp_path / "m.npz"))}
+    assert len(counts) == 1 and counts.pop() > 1
+    assert global_bound(model).value == global_bound(net).value
+    assert local_bound(model, ball).value == local_bound(net, ball).value
+    assert critical_radius(model, x) == critical_radius(net, x.detach().numpy())
+    assert compare(model, ball).count.activation_regions == count_regions(net, ball).activation_regions
+    pts = torch.randn(3, 6)
+    assert count_regions(model, Plane(*pts)).activation_regions == count_regions(net, Plane(*pts.numpy())).activation_regions
+    assert np.array_equal(net.pattern(pts), net.pattern(pts.numpy()))
+
+
+@pytest.mark.parametrize("bad", [42, None, {"W0": 1}])
+def test_anything_else_is_a_type_error_that_says_what_is_accepted(bad):
+    from exactregions.bounds import local_bound
+
+    for call in (lambda: count_regions(bad, Ball([0.0, 0.0], 1.0)), lambda: local_bound(bad, Ball([0.0], 1.0))):
+        with pytest.raises(TypeError, match="Network, a torch nn.Module or a model file path"):
+            call()
+
+
+def test_a_convolutional_module_needs_its_input_shape():
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 2))
+    with pytest.raises(ModelError, match="input shape"):
+        count_regions(model, Ball(np.zeros(36), 0.5))
+    res = count_regions(model, Ball(np.zeros(36), 0.5), input_shape=(1, 6, 6))
+    assert res.complete and res.activation_regions >= 1

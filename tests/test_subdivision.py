@@ -369,3 +369,13 @@ def test_both_kernels_count_the_same_regions_in_balls(d, widths, radius, seed):
     for r in a.regions:
         assert np.linalg.norm(r.point - dom.center) < radius
         assert np.array_equal(net.pattern(r.point), r.pattern)
+
+
+def test_auto_kernel_keeps_small_box_counts_off_the_compiled_kernel():
+    """In a process that has not loaded numba, a small count stays with the numpy kernel (the
+    load would cost more than the count); a large one, or any L2 ball, takes the compiled one."""
+    from exactregions.engines import subdivision as sd
+
+    assert sd._looks_small(random_net(2, [16, 16], seed=1), Box(-1, 1, dim=2))
+    assert not sd._looks_small(random_net(4, [32, 32], seed=0), Box(-1, 1, dim=4))
+    assert not sd._looks_small(random_net(2, [8], seed=0), Ball([0.0, 0.0], 0.5))

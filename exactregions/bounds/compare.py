@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..engines import count_regions
+from ..network import as_network
 from ..result import RegionCount
-from .global_bounds import GLOBAL_METHODS, Bound, global_bound
+from .global_bounds import GLOBAL_METHODS, Bound, global_bound, network_or_architecture
 from .local import LOCAL_METHODS, critical_radius, local_bound
 
 __all__ = ["ALL_METHODS", "all_bounds", "compare", "Comparison"]
@@ -18,6 +19,7 @@ def all_bounds(net, domain=None, methods=None) -> dict[str, Bound]:
     """Every bound method on ``net`` (and ``domain`` for the local ones); a method that does
     not apply (a local bound without a domain) has value None."""
     out = {}
+    net = network_or_architecture(net)
     for m in methods or ALL_METHODS:
         if m in GLOBAL_METHODS:
             out[m] = global_bound(net, m)
@@ -67,6 +69,7 @@ class Comparison:
 
 def compare(net, domain, methods=None, **count_kwargs) -> Comparison:
     """The exact count and every upper bound; asserts nothing, reports all."""
+    net = as_network(net, count_kwargs.pop("input_shape", None))
     res = count_regions(net, domain, **count_kwargs)
     rstar = None
     if getattr(domain, "norm", None) == 2 and getattr(domain, "clip", None) is None:

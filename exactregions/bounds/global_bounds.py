@@ -26,6 +26,7 @@ from math import comb
 
 import numpy as np
 
+from ..network import as_network
 from .arrangements import phi
 
 __all__ = ["Bound", "LayerCounts", "dimension_dp", "montufar2014", "raghu2017", "montufar2017",
@@ -94,12 +95,21 @@ def dimension_dp(layers, start=None):
     return sum(hist.values()), lines
 
 
+def network_or_architecture(arch_or_net):
+    """An architecture (a list, tuple or array of widths) as it is; anything else through
+    :func:`~exactregions.network.as_network` (a Network, torch module or model path)."""
+    if isinstance(arch_or_net, (list, tuple, np.ndarray)):
+        return arch_or_net
+    return as_network(arch_or_net)
+
+
 def architecture_of(arch_or_net):
     """``(n0, layers, leaky)`` from an architecture list ``[n0, n1, ..., nL]`` or a Network.
 
     ``layers`` are :class:`LayerCounts`; a network's pass-through units (identity activation,
     e.g. a carried skip connection) are stably active: they keep dimension but cut nothing.
     """
+    arch_or_net = network_or_architecture(arch_or_net)
     if hasattr(arch_or_net, "architecture"):
         net = arch_or_net
         leaky = any(s != 0 for s in net.slopes)

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..domains import Ball, Whole
 from ..intervals import preactivation_bounds
-from ..network import Network, activate
+from ..network import Network, activate, as_array, as_network
 from ..oracle import Oracle, PolytopeLP
 from .arrangements import phi, restricted_count_ball
 from .global_bounds import Bound, LayerCounts, dimension_dp, serra2018
@@ -248,6 +248,7 @@ LOCAL_METHODS = {
 def local_bound(net: Network, domain, method: str = "local_lp", **kwargs) -> Bound:
     """Upper bound on the activation regions of ``net`` meeting ``domain``: ``min(method, serra2018)``."""
     t = time.perf_counter()
+    net = as_network(net)
     if method == "hybrid":
         return hybrid_bound(net, domain, **kwargs)
     if method not in LOCAL_METHODS:
@@ -261,7 +262,8 @@ def local_bound(net: Network, domain, method: str = "local_lp", **kwargs) -> Bou
 def critical_radius(net: Network, center) -> float:
     """``r* = min_l min_i |z_i(c)| / (||w_i|| prod_{k<l} ||W_k||_2)``: below it the ball around
     ``center`` lies in one region (§5). Zero denominators give infinity."""
-    h = np.asarray(center, float)
+    net = as_network(net)
+    h = as_array(center)
     lip, best = 1.0, np.inf
     for W, b, s, lin in zip(net.weights[:-1], net.biases[:-1], net.slopes, net.linear):
         z = W @ h + b

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 
-import networkx as nx
 import numpy as np
 
 from ..domains import Plane, Segment
+from ..network import as_network
 from ..reduction import reduce_dimension
 from ..result import Region, RegionCount
 from .bfs import count_regions as count_regions_bfs
@@ -24,8 +24,11 @@ AUTO_MAX_DIM = 6
 
 
 def count_regions(net, domain, *, engine: str = "bfs", reduce: bool = True, workers: int = 1,
-                  scheduler: str | None = None, checkpoint=None, **kwargs) -> RegionCount:
+                  scheduler: str | None = None, checkpoint=None, input_shape=None, **kwargs) -> RegionCount:
     """Count the full-dimensional activation regions of ``net`` meeting the open ``domain``.
+
+    net: a :class:`~exactregions.network.Network`, a torch ``nn.Module`` (``input_shape``
+        without the batch axis where one is needed) or a model file path.
 
     engine: ``"bfs"`` (default: the general LP traversal, with the adjacency graph, linear
         regions and affine maps), ``"subdivision"`` (vectorised, no LP, polytope domains and L2
@@ -46,6 +49,7 @@ def count_regions(net, domain, *, engine: str = "bfs", reduce: bool = True, work
     :class:`~exactregions.domains.Plane` on the network composed with the plane's map (the
     result's network, domain and points are in plane coordinates; ``result.slice`` is the plane).
     """
+    net = as_network(net, input_shape)
     if engine not in ENGINES:
         raise ValueError(f"unknown engine '{engine}': choose from {', '.join(ENGINES)}")
     if isinstance(domain, Segment):
@@ -106,7 +110,7 @@ def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpo
 
     t0 = time.perf_counter()
     tol = tol or Tolerances()
-    kernel = resolve_kernel(kernel)
+    kernel = resolve_kernel(kernel, net, domain)
     if pieces > 1 and max_regions is not None:
         raise ValueError("max_regions stops a run between batches; it cannot stop pieces: use pieces=1")
     parts = split_domain(domain, pieces) if pieces > 1 and net.n_hidden else None
@@ -126,11 +130,9 @@ def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpo
                                                          progress=progress)
     regions = [Region(pattern=q, point=x, inradius=float("nan"), affine=None) for q, x in zip(patterns, points)] \
         if keep_regions else []
-    g = nx.Graph()
-    g.add_nodes_from(range(len(regions)))
     stats = {"seconds": time.perf_counter() - t0, "lp_solves": 0, "qp_solves": st.get("qp_solves", 0),
              "engine": "subdivision", "kernel": kernel, "workers": workers, "scheduler": scheduler, **st}
     numerics = {"tolerances": tol.to_dict(), "thin_regions_skipped": 0, "near_degenerate": [],
                 "seed_perturbed": None,
                 "linear_regions": "not computed by the subdivision engine (use engine='bfs')"}
-    return RegionCount(count, None, stop is None, regions, g, stats, numerics, stop, net, domain, tol)
+    return RegionCount(count, None, stop is None, regions, [], stats, numerics, stop, net, domain, tol)

@@ -426,19 +426,42 @@ def _rim_point(net, domain, pattern, unstable, oracle):
 KERNELS = ("auto", "numba", "numpy")
 
 
-def resolve_kernel(kernel: str) -> str:
+#: ``kernel="auto"`` in a process that has not loaded the compiled kernel yet takes the numpy
+#: one when 4,096 random points of the domain show fewer than this many regions by the Chao1
+#: estimate (box or polytope domains): loading numba costs about 0.7 s, more than the numpy
+#: kernel needs for such counts (2-D [64,64] box, 3,997 regions: numpy 0.13 s in-call).
+SMALL_COUNT = 2500
+
+
+def resolve_kernel(kernel: str, net=None, domain=None) -> str:
     """``"auto"``: the compiled kernel when numba imports and passes :func:`_numba_works`,
-    else the numpy one."""
+    else the numpy one; given ``net`` and ``domain``, a small count in a process that has not
+    loaded the compiled kernel yet stays with numpy (:data:`SMALL_COUNT`)."""
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel '{kernel}': choose from {', '.join(KERNELS)}")
     if kernel == "numpy":
         return kernel
+    if kernel == "auto" and net is not None and _numba_works.cache_info().currsize == 0 \
+            and _looks_small(net, domain):
+        return "numpy"
     problem = _numba_works()
     if problem is None:
         return "numba"
     if kernel == "numba":
         raise ValueError(f"kernel 'numba' is not usable here ({problem}): use kernel='numpy'")
     return "numpy"
+
+
+def _looks_small(net, domain) -> bool:
+    """Chao1's richness estimate from the patterns of 4,096 seeded random points of a box or
+    polytope domain is below :data:`SMALL_COUNT` (L2 balls keep the compiled kernel: its
+    hull-ball test is what makes them fast)."""
+    if domain.l2_ball is not None or not domain.bounded:
+        return False
+    X = domain.sample(4096, np.random.default_rng(0))
+    _, counts = np.unique(np.packbits(net.pattern(X), axis=1), axis=0, return_counts=True)
+    f1, f2 = int((counts == 1).sum()), int((counts == 2).sum())
+    return counts.size + f1 * (f1 - 1) / (2 * (f2 + 1)) < SMALL_COUNT
 
 
 @functools.lru_cache(maxsize=1)
@@ -576,7 +599,7 @@ def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000
     """
     from ..bounds.arrangements import phi  # here: the bounds package imports the engines
 
-    kernel = resolve_kernel(kernel)
+    kernel = resolve_kernel(kernel, net, domain)
     batch_cells = batch_cells or default_batch_cells(net.input_dim)
     if not supports(domain):
         raise Degenerate(f"the subdivision engine does not handle {domain!r}")

@@ -24,4 +24,30 @@ def load_model(path, input_shape=None):
     raise ModelError(f"unknown model format '{os.path.splitext(path)[1]}': use .npz, .onnx or a saved torch module (.pt)")
 
 
+def _is_path(model) -> bool:
+    import os
+
+    return isinstance(model, (str, os.PathLike))
+
+
+def _is_torch_module(model) -> bool:
+    return any(k.__module__.startswith("torch.nn") and k.__name__ == "Module" for k in type(model).__mro__)
+
+
+def _from_torch_module(model, input_shape):
+    from .torch import from_torch
+    return from_torch(model, input_shape=input_shape)
+
+
+def _register():
+    """Let :func:`exactregions.network.as_network` take model paths and torch modules."""
+    from ..network import CONVERTERS
+
+    for pair in ((_is_path, load_model), (_is_torch_module, _from_torch_module)):
+        if pair not in CONVERTERS:
+            CONVERTERS.append(pair)
+
+
+_register()
+
 __all__ = ["load_model", "load_npz", "save_npz", "ModelError"]
