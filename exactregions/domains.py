@@ -46,6 +46,14 @@ def _vector(name, v, dim=None) -> np.ndarray:
     return a
 
 
+def _short(v, head: int = 4) -> str:
+    """A vector for a repr: whole up to 8 coordinates, else its first ``head`` and its size."""
+    v = np.asarray(v)
+    if v.size <= 8:
+        return str(v.tolist())
+    return "[" + ", ".join(f"{x:g}" for x in v[:head]) + f", ... ({v.size} coordinates)]"
+
+
 class Domain:
     """Base class: subclasses define ``dim``, ``rows()``, ``support()`` and ``contains()``."""
 
@@ -139,7 +147,7 @@ class Box(Domain):
         return Polytope(A, b)
 
     def __repr__(self):
-        return f"Box(lo={self.lo.tolist()}, hi={self.hi.tolist()})"
+        return f"Box(lo={_short(self.lo)}, hi={_short(self.hi)})"
 
     def to_dict(self):
         return {"kind": "box", "lo": self.lo.tolist(), "hi": self.hi.tolist()}
@@ -299,7 +307,7 @@ class Ball(Domain):
     def __repr__(self):
         n = {2: "2", 1: "1", np.inf: "inf"}[self.norm]
         clip = f", clip={self.clip!r}" if self.clip is not None else ""
-        return f"Ball(center={self.center.tolist()}, radius={self.radius:g}, norm={n}{clip})"
+        return f"Ball(center={_short(self.center)}, radius={self.radius:g}, norm={n}{clip})"
 
     def to_dict(self):
         out = {"kind": "ball", "center": self.center.tolist(), "radius": self.radius,

@@ -272,12 +272,12 @@ class Network:
         """
         X = np.atleast_2d(as_array(X))
         k, d = X.shape
-        P = np.broadcast_to(np.eye(d), (k, d, d))  # Jacobian of h_{l-1} w.r.t. x
+        P = None  # Jacobian of h_{l-1} w.r.t. x, per point (the identity before the first layer)
         h = X
         best = np.full(k, np.inf)
         for w, b, s, lin in zip(self.weights[:-1], self.biases[:-1], self.slopes, self.linear):
             z = h @ w.T + b
-            A = np.einsum("ij,kjd->kid", w, P)
+            A = np.broadcast_to(w, (k,) + w.shape) if P is None else np.einsum("ij,kjd->kid", w, P)
             norm = np.linalg.norm(A, axis=2)
             with np.errstate(divide="ignore", invalid="ignore"):
                 dist = np.where((norm > zero_row) & ~lin, np.abs(z) / norm, np.inf)

@@ -100,7 +100,7 @@ class Reduction:
                        for p, x, r in zip(pats, pts, regions)]
         stats = {**res.stats, "reduction": self.stats()}
         return RegionCount(res.activation_regions, res.linear_regions, res.complete, regions, res.edges, stats,
-                           res.numerics, res.stop_reason, net, domain, res.tol)
+                           res.numerics, res.stop_reason, net, domain, res.tol, res.slice, res.verifier)
 
 
 def reduce_dimension(net: Network, domain, rank_rtol: float | None = None) -> Reduction | None:

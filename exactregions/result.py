@@ -67,16 +67,19 @@ class RegionCount:
     domain: object = None
     tol: object = None
     slice: object = None  # the Plane when counted on a plane slice (network/domain in plane coords)
+    verifier: object = field(default=None, repr=False)  # the engines' completeness check (see verify)
 
     @classmethod
-    def build(cls, net, domain, keys, regions, edges, *, complete, stop_reason, stats, numerics, tol):
+    def build(cls, net, domain, keys, regions, edges, *, complete, stop_reason, stats, numerics, tol,
+              verifier=None):
         """From pattern keys and edges between keys (either direction, repeats allowed)."""
         index = {k: i for i, k in enumerate(keys)}
         pairs = sorted({(min(index[a], index[b]), max(index[a], index[b]))
                         for a, b in edges if a in index and b in index and a != b})
         linear = _linear_regions(len(keys), pairs, regions) if complete and all(r is not None for r in regions) \
             else None
-        return cls(len(keys), linear, complete, regions, pairs, stats, numerics, stop_reason, net, domain, tol)
+        return cls(len(keys), linear, complete, regions, pairs, stats, numerics, stop_reason, net, domain, tol,
+                   verifier=verifier)
 
     @property
     def graph(self):
@@ -109,6 +112,7 @@ class RegionCount:
                 "complete": self.complete, "lower_bound": not self.complete, "stop_reason": self.stop_reason,
                 "seconds": self.stats.get("seconds"), "lp_solves": self.stats.get("lp_solves"),
                 "qp_solves": self.stats.get("qp_solves"), "edges": len(self.edges),
+                "reduction": self.stats.get("reduction"),
                 "stats": self.stats,
                 "numerics": {**self.numerics, "near_degenerate": self.numerics["near_degenerate"][:50],
                              "near_degenerate_count": len(self.numerics["near_degenerate"])},
@@ -122,8 +126,9 @@ class RegionCount:
         every facet meeting the domain, decided by an LP per row (no ray shooting, no known
         neighbours, no bounding box), leads to a region in the result.
         """
-        from .engines.verify import verify_count  # engine code; result stays import-light
-        return verify_count(self)
+        if self.verifier is None:
+            raise ValueError("this result carries no completeness check (it was not made by an engine)")
+        return self.verifier(self)
 
 
 def _linear_regions(n: int, pairs, regions, rtol=1e-9, atol=1e-9) -> int:

@@ -5,15 +5,20 @@ from the training points and (2) balls centred at training points hold more regi
 at arbitrary points. Data shipped with scikit-learn (no download): moons (2-D), iris (4-D),
 wine (13-D, standardised), digits (64-D, pixels / 16, small radii).
 
-Per data set: an MLP trained with Adam, a checkpoint per epoch (epoch 0 = initialisation). At
+Per data set and training seed: an MLP trained with Adam, a checkpoint per epoch (epoch 0 =
+initialisation). At
 each checkpoint, the distance from every training, held-out and random point to its region's
 boundary (closed form), and, at a few checkpoints, the exact count and the local bounds in balls
 around training points. After training: exact counts in balls around training, held-out and
-random points (uniform in the training data's bounding box); medians, Mann-Whitney U tests
-(scipy) with the number of points behind each figure. Writes CSVs, PNGs and REPORT.md under
-data/experiments/.
+random points (uniform in the training data's bounding box); medians with bootstrap 95%
+confidence intervals pooled over the seeds, Mann-Whitney U tests (scipy) per seed, with the
+number of points behind each figure, and each verdict set beside the previous report's. Writes
+CSVs (a ``seed`` column), PNGs and REPORT.md under data/experiments/.
 
-Usage: python scripts/experiments.py [--quick] [--out data/experiments]
+``digits784`` is digits upsampled to 28x28 (bilinear, torch) and divided by 16, the stand-in for
+784-D images; its radii are digits' scaled by 3.5 (the ratio of the images' L2 norms, 28/8).
+
+Usage: python scripts/experiments.py [--quick] [--seeds 3] [--points 60] [--out data/experiments]
 """
 
 from __future__ import annotations
@@ -44,14 +49,22 @@ SETS = {
     "iris": (lambda: datasets.load_iris(return_X_y=True), [16, 16], 60, [0.1, 0.3]),
     "wine": (lambda: datasets.load_wine(return_X_y=True), [16, 16], 60, [0.1, 0.3]),
     "digits": (lambda: datasets.load_digits(return_X_y=True), [32, 32], 20, [0.05, 0.15]),
+    "digits784": (lambda: datasets.load_digits(return_X_y=True), [32, 32], 20, [0.175, 0.525]),
 }
+#: fewer points where one count is costly: at initialisation a 784-D ball holds thousands of
+#: regions (about 20 s each), so digits784 uses this many points of each kind
+POINTS_CAP = {"digits784": 20}
 COUNT_EPOCHS = 4  # checkpoints (spread over training, epoch 0 included) with exact counts
 
 
 def load(name):
     X, y = SETS[name][0]()
     X = X.astype(np.float64)
-    if name == "digits":
+    if name == "digits784":
+        img = torch.as_tensor(X / 16.0).reshape(-1, 1, 8, 8)
+        X = nn.functional.interpolate(img, size=(28, 28), mode="bilinear", align_corners=False).reshape(-1, 784)
+        X = X.numpy()
+    elif name == "digits":
         X = X / 16.0
     else:
         X = (X - X.mean(0)) / X.std(0)
@@ -105,14 +118,16 @@ def write_csv(path, rows):
         w.writerows(rows)
 
 
-def run_dataset(name, out: Path, n_points: int, time_limit: float, quick: bool):
+def run_dataset(name, n_points: int, time_limit: float, quick: bool, seed: int = 0):
+    """One training seed of one data set: its rows and summary (the points are the same for
+    every seed: they are drawn with a fixed generator)."""
     loader, widths, epochs, radii = SETS[name]
     if quick:
         epochs = max(3, epochs // 10)
     Xtr, Xte, ytr, yte = load(name)
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
-    nets, accs = train_checkpoints(name, Xtr, ytr, widths, epochs)
+    nets, accs = train_checkpoints(name, Xtr, ytr, widths, epochs, seed)
     lo, hi = Xtr.min(0), Xtr.max(0)
     pts = {"train": Xtr[rng.choice(len(Xtr), min(n_points, len(Xtr)), replace=False)],
            "test": Xte[rng.choice(len(Xte), min(n_points, len(Xte)), replace=False)],
@@ -122,26 +137,25 @@ def run_dataset(name, out: Path, n_points: int, time_limit: float, quick: bool):
     for e, net in enumerate(nets):
         for kind, P in (("train", Xtr), ("test", Xte), ("random", pts["random"])):
             for i, v in enumerate(net.boundary_distance(P)):
-                dist_rows.append({"epoch": e, "kind": kind, "point": i, "boundary_distance": float(v)})
-    write_csv(out / f"{name}_boundary_distance.csv", dist_rows)
+                dist_rows.append({"seed": seed, "epoch": e, "kind": kind, "point": i, "boundary_distance": float(v)})
     count_epochs = sorted(set(np.linspace(0, epochs, COUNT_EPOCHS).round().astype(int).tolist()))
     epoch_rows = []
     for e in count_epochs:
         for r in radii:
             for i, c in enumerate(pts["train"][: n_points // 2]):
-                epoch_rows.append({"epoch": e, "radius": r, "point": i, **count_row(nets[e], c, r, time_limit)})
-    write_csv(out / f"{name}_counts_over_epochs.csv", epoch_rows)
+                epoch_rows.append({"seed": seed, "epoch": e, "radius": r, "point": i,
+                                   **count_row(nets[e], c, r, time_limit)})
     # claim 2: final network, train vs test vs random points
     point_rows = []
     for kind, P in pts.items():
         for r in radii:
             for i, c in enumerate(P):
-                point_rows.append({"kind": kind, "radius": r, "point": i, **count_row(nets[-1], c, r, time_limit)})
-    write_csv(out / f"{name}_counts_by_point_kind.csv", point_rows)
+                point_rows.append({"seed": seed, "kind": kind, "radius": r, "point": i,
+                                   **count_row(nets[-1], c, r, time_limit)})
     summary = summarise(name, Xtr.shape[1], widths, epochs, accs, dist_rows, epoch_rows, point_rows, radii,
                         count_epochs, time.perf_counter() - t0)
-    figures(name, out, dist_rows, point_rows, radii)
-    return summary
+    summary["seed"] = seed
+    return summary, dist_rows, epoch_rows, point_rows
 
 
 def _median(rows, **match):
@@ -212,46 +226,107 @@ def figures(name, out, dist_rows, point_rows, radii):
     plt.close(fig)
 
 
-def report(summaries, out: Path, n_points):
+def bootstrap_ci(values, n_boot=2000, level=0.95):
+    """Percentile bootstrap confidence interval of the median (seeded: the report is reproducible)."""
+    v = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(0)
+    meds = np.median(v[rng.integers(0, v.size, size=(n_boot, v.size))], axis=1)
+    return tuple(np.quantile(meds, [(1 - level) / 2, (1 + level) / 2]))
+
+
+def previous_verdicts(path: Path) -> dict:
+    """The verdicts of the report this run replaces: {name: {"claim1": str, radius: str}}."""
+    import re
+
+    if not path.exists():
+        return {}
+    out, name = {}, None
+    for line in path.read_text().splitlines():
+        m = re.match(r"## (\w+) \(", line)
+        if m:
+            name = m.group(1)
+            out[name] = {}
+        elif name and line.startswith("**Claim 1"):
+            out[name]["claim1"] = "does not hold" if "does not hold" in line.split(":**")[1][:20] else "holds"
+        elif name and line.startswith("Verdict:"):
+            for part in line[len("Verdict:"):].strip(" .").split(";"):
+                r, _, v = part.strip().partition(": ")
+                out[name][r.removeprefix("r=")] = "does not hold" if v.startswith("does not hold") else "holds"
+    return out
+
+
+def _tally(flags, before):
+    k, n = sum(flags), len(flags)
+    word = "holds" if k == n else "does not hold" if k == 0 else "mixed"
+    text = f"{word} ({k} of {n} seeds)"
+    if before is not None:
+        now = {"holds": "holds", "does not hold": "does not hold"}.get(word)
+        text += f"; previous report: {before}" + ("" if now == before else " (VERDICT CHANGED)")
+    return text
+
+
+def _fmt(v, ci):
+    return f"{v:.4g} [{ci[0]:.4g}, {ci[1]:.4g}]"
+
+
+def report(per_set, out: Path, n_points):
+    """``per_set``: {name: (per-seed summaries, pooled dist rows, pooled point rows)}."""
+    before = previous_verdicts(out / "REPORT.md")
     L = ["# Local complexity claims, tested with exact counts", "",
          "Generated by `scripts/experiments.py`. Claims from Zhu, Lin & Tang (arXiv:2007.06803): (1) during "
          "training, region boundaries move away from the training points; (2) balls centred at training points "
          "contain more regions than balls centred at arbitrary points. Exact counts from `exactregions`; "
-         "`local_lp` is the best bound that costs no traversal. One-sided Mann-Whitney U tests; p < 0.05 is "
-         "called significant. Random points are uniform in the training data's bounding box.", ""]
-    for s in summaries:
-        c1 = s["claim1"]
-        m = c1["median"]
-        e = s["epochs"]
-        grows = m["train", e] > m["train", 0] and c1["p_train_grows"] < 0.05
-        rel0 = m["train", 0] / m["random", 0]
-        relE = m["train", e] / m["random", e]
-        L += [f"## {s['name']} ({s['d']}-D, hidden {s['widths']}, {e} epochs, train accuracy "
-              f"{s['acc0']:.2f} -> {s['acc']:.2f}, {s['seconds']:.0f} s)", "",
-              "**Claim 1 (boundaries move away from training points):** "
-              + ("holds" if grows else "does not hold") +
-              f". Median distance from the {c1['n_train']} training points to their region boundary: "
-              f"{m['train', 0]:.4g} at epoch 0, {m['train', e]:.4g} at epoch {e} (p = {c1['p_train_grows']:.2g}); "
-              f"held-out points {m['test', 0]:.4g} -> {m['test', e]:.4g}; {c1['n_random']} random points "
-              f"{m['random', 0]:.4g} -> {m['random', e]:.4g}. Relative to random points the training points' "
-              f"distance went from {rel0:.3g}x to {relE:.3g}x"
-              + (" (so the move is not specific to training points)." if grows and relE <= rel0 else "."), "",
-              "Exact regions in balls around training points over training (median of "
-              f"{s['n_epoch_count_points']} points): " + "; ".join(
-                  f"epoch {ep}, r={r}: {v:g}" for (ep, r), v in s["counts_over_epochs"].items()) + ".", "",
+         "`local_lp` is the best bound that costs no traversal. Each data set is trained with several seeds "
+         "(initialisation and batch order; the points are the same for every seed). Medians are pooled over the "
+         "seeds with 95% bootstrap confidence intervals; one-sided Mann-Whitney U tests per seed, p < 0.05 "
+         "called significant; a verdict holds in a seed when the median moves the claimed way and p < 0.05. "
+         "Random points are uniform in the training data's bounding box. Each verdict is set beside the "
+         "previous report's (one seed, 30 points of each kind).", ""]
+    for name, (ss, dist_rows, point_rows) in per_set.items():
+        s0, e = ss[0], ss[0]["epochs"]
+        prev = before.get(name, {})
+        secs = sum(s["seconds"] for s in ss)
+        accs = ", ".join(f"{s['acc0']:.2f} -> {s['acc']:.2f}" for s in ss)
+        L += [f"## {name} ({s0['d']}-D, hidden {s0['widths']}, {e} epochs, {len(ss)} seeds, train accuracy "
+              f"{accs}, {secs:.0f} s)", ""]
+        flags1 = [s["claim1"]["median"]["train", e] > s["claim1"]["median"]["train", 0]
+                  and s["claim1"]["p_train_grows"] < 0.05 for s in ss]
+        pooled = {(k, ep): [r["boundary_distance"] for r in dist_rows if r["kind"] == k and r["epoch"] == ep]
+                  for k in ("train", "test", "random") for ep in (0, e)}
+        L += ["**Claim 1 (boundaries move away from training points):** " + _tally(flags1, prev.get("claim1"))
+              + ". Median distance from the training points to their region boundary, pooled over seeds: "
+              f"{_fmt(np.median(pooled['train', 0]), bootstrap_ci(pooled['train', 0]))} at epoch 0, "
+              f"{_fmt(np.median(pooled['train', e]), bootstrap_ci(pooled['train', e]))} at epoch {e}; held-out "
+              f"{np.median(pooled['test', 0]):.4g} -> {np.median(pooled['test', e]):.4g}; random "
+              f"{np.median(pooled['random', 0]):.4g} -> {np.median(pooled['random', e]):.4g}. p (training "
+              "distance grows) per seed: " + ", ".join(f"{s['claim1']['p_train_grows']:.2g}" for s in ss)
+              + f" ({s0['claim1']['n_train']} training points each).", "",
+              "Exact regions in balls around training points over training (median over seeds of the median of "
+              f"{s0['n_epoch_count_points']} points): " + "; ".join(
+                  f"epoch {ep}, r={r}: {np.median([s['counts_over_epochs'][ep, r] for s in ss]):g}"
+                  for (ep, r) in s0["counts_over_epochs"]) + ".", "",
               "**Claim 2 (more regions around training points than arbitrary points):**", "",
-              "| radius | median train | median test | median random | n each | p (train > random) | p (train vs test) | median local_lp train / random |",
+              "| radius | median train [95% CI] | median test [95% CI] | median random [95% CI] | n each | "
+              "p (train > random) per seed | p (train vs test) per seed | median local_lp train / random |",
               "|---:|---:|---:|---:|---:|---:|---:|---:|"]
         verdicts = []
-        for r, c in s["claim2"].items():
-            L.append(f"| {r} | {c['median']['train']:g} | {c['median']['test']:g} | {c['median']['random']:g} | "
-                     f"{c['n']['train']} | {c['p_train_gt_random']:.2g} | {c['p_train_vs_test']:.2g} | "
-                     f"{c['median_local_lp']['train']:g} / {c['median_local_lp']['random']:g} |")
-            holds = c["median"]["train"] > c["median"]["random"] and c["p_train_gt_random"] < 0.05
-            verdicts.append(f"r={r}: {'holds' if holds else 'does not hold'}")
-            if c["incomplete"]:
-                verdicts[-1] += f" ({c['incomplete']} counts hit the time limit: lower bounds)"
-        L += ["", "Verdict: " + "; ".join(verdicts) + ".", "", f"![{s['name']}]({s['name']}.png)", ""]
+        for r in s0["claim2"]:
+            vals = {k: [x["exact"] for x in point_rows if x["kind"] == k and x["radius"] == r]
+                    for k in ("train", "test", "random")}
+            cs = [s["claim2"][r] for s in ss]
+            L.append(f"| {r} | " + " | ".join(_fmt(np.median(vals[k]), bootstrap_ci(vals[k]))
+                                              for k in ("train", "test", "random"))
+                     + f" | {len(vals['train'])} ({len(ss)} x {cs[0]['n']['train']}) | "
+                     + ", ".join(f"{c['p_train_gt_random']:.2g}" for c in cs) + " | "
+                     + ", ".join(f"{c['p_train_vs_test']:.2g}" for c in cs) + " | "
+                     + f"{np.median([c['median_local_lp']['train'] for c in cs]):g} / "
+                       f"{np.median([c['median_local_lp']['random'] for c in cs]):g} |")
+            flags = [c["median"]["train"] > c["median"]["random"] and c["p_train_gt_random"] < 0.05 for c in cs]
+            verdicts.append(f"r={r}: " + _tally(flags, prev.get(str(r))))
+            incomplete = sum(c["incomplete"] for c in cs)
+            if incomplete:
+                verdicts[-1] += f" ({incomplete} counts hit the time limit: lower bounds)"
+        L += ["", "Verdict: " + "; ".join(verdicts) + ".", "", f"![{name}]({name}.png)", ""]
     tmp = out / "REPORT.md.tmp"
     tmp.write_text("\n".join(L) + "\n")
     tmp.replace(out / "REPORT.md")
@@ -261,18 +336,31 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "data" / "experiments"))
     ap.add_argument("--sets", default=",".join(SETS))
-    ap.add_argument("--points", type=int, default=30, help="points of each kind")
+    ap.add_argument("--points", type=int, default=60, help="points of each kind")
+    ap.add_argument("--seeds", type=int, default=3, help="training seeds per data set")
     ap.add_argument("--time-limit", type=float, default=20.0, help="per exact count (then a lower bound)")
     ap.add_argument("--quick", action="store_true", help="few epochs, for a smoke run")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    summaries = []
+    per_set = {}
     for name in args.sets.split(","):
-        print(f"{name}: training and counting ...", file=sys.stderr)
-        summaries.append(run_dataset(name, out, args.points, args.time_limit, args.quick))
-        print(f"{name}: done in {summaries[-1]['seconds']:.0f} s", file=sys.stderr)
-    report(summaries, out, args.points)
+        ss, rows = [], ([], [], [])
+        for seed in range(args.seeds):
+            print(f"{name}, seed {seed}: training and counting ...", file=sys.stderr)
+            summary, *new = run_dataset(name, min(args.points, POINTS_CAP.get(name, args.points)), args.time_limit,
+                                        args.quick, seed)
+            ss.append(summary)
+            for acc, part in zip(rows, new):
+                acc.extend(part)
+            print(f"{name}, seed {seed}: done in {summary['seconds']:.0f} s", file=sys.stderr)
+        dist_rows, epoch_rows, point_rows = rows
+        write_csv(out / f"{name}_boundary_distance.csv", dist_rows)
+        write_csv(out / f"{name}_counts_over_epochs.csv", epoch_rows)
+        write_csv(out / f"{name}_counts_by_point_kind.csv", point_rows)
+        figures(name, out, dist_rows, point_rows, ss[0]["claim2"].keys())
+        per_set[name] = (ss, dist_rows, point_rows)
+    report(per_set, out, args.points)
     print(f"wrote {out / 'REPORT.md'}")
 
 

@@ -133,3 +133,35 @@ def test_constant_network_on_the_ball_is_one_region():
     net = Network([W0, *net.weights[1:]], net.biases, net.slopes)
     res = count_regions(net, Ball(np.zeros(12), 1.0))
     assert res.activation_regions == 1 and res.complete
+
+
+def test_cli_reports_the_reduction_and_can_switch_it_off(tmp_path, capsys):
+    import json
+
+    from exactregions.cli import main
+    from exactregions.io import save_npz
+
+    net, ball = CASES[2][1], CASES[2][2]
+    save_npz(net, tmp_path / "m.npz")
+    args = ["count", str(tmp_path / "m.npz"), "--ball", ",".join(["0"] * 16), "1.5", "--json", "--quiet"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["reduction"]["reduced_dim"] == 3 and out["reduction"]["input_dim"] == 16
+    assert main(args + ["--no-reduce"]) == 0
+    off = json.loads(capsys.readouterr().out)
+    assert off["reduction"] is None and off["activation_regions"] == out["activation_regions"]
+
+
+def test_auto_engine_follows_the_measured_table():
+    from exactregions.engines import AUTO_SUBDIVISION_MAX_DIM, auto_engine
+
+    top = AUTO_SUBDIVISION_MAX_DIM
+    assert auto_engine(Box(-1, 1, dim=top["polytope"])) == "subdivision"
+    assert auto_engine(Box(-1, 1, dim=top["polytope"] + 1)) == "bfs"
+    assert auto_engine(Ball(np.zeros(top["l2 ball"]), 1.0)) == "subdivision"
+    assert auto_engine(Ball(np.zeros(top["l2 ball"] + 1), 1.0)) == "bfs"
+    assert auto_engine(Whole(3)) == "bfs"  # unbounded: only the BFS
+    # a 40-D ball of a rank-4 first layer is counted in 4-D, so auto runs the subdivision there
+    res = count_regions(CASES[3][1], CASES[3][2], engine="auto")
+    assert res.stats["engine"] == "subdivision" and res.stats["reduction"]["reduced_dim"] == 4
+    assert res.activation_regions == count_regions(CASES[3][1], CASES[3][2], engine="bfs").activation_regions

@@ -1,9 +1,7 @@
 """Hyperplane-arrangement counts (exact integers).
 
-* Zaslavsky (Memoirs AMS 154, 1975): m hyperplanes in R^d cut it into at most
-  ``Phi(m, d) = sum_{j=0}^{min(m,d)} C(m, j)`` regions, with equality in general position.
-* Cover (IEEE Trans. EC-14, 1965): m central hyperplanes with normals in general position
-  give exactly ``2 sum_{k=0}^{d-1} C(m-1, k)`` regions.
+* Zaslavsky's ``Phi(m, d)`` and Cover's central count live in :mod:`exactregions.combinatorics`
+  (the engines use them too) and are re-exported here.
 * Restricted to a convex open set K, general position:
   ``1 + sum_{k=1}^{d} #{k-subsets whose flat meets K}`` (add hyperplanes one at a time;
   each adds the number of regions it induces inside itself; induct on d).
@@ -12,25 +10,12 @@
 from __future__ import annotations
 
 import itertools
-from math import comb
 
 import numpy as np
 
+from ..combinatorics import cover, phi
+
 __all__ = ["phi", "cover", "restricted_count_ball", "flat_meets_ball"]
-
-
-def phi(m: int, d: int) -> int:
-    """``Phi(m, d) = sum_{j=0}^{min(m, d)} C(m, j)``: Zaslavsky's bound for m hyperplanes in R^d."""
-    if m < 0 or d < 0:
-        raise ValueError("phi needs m >= 0 and d >= 0")
-    return sum(comb(m, j) for j in range(min(m, d) + 1))
-
-
-def cover(m: int, d: int) -> int:
-    """Cover's count of regions of m central hyperplanes in general position in R^d."""
-    if m == 0:
-        return 1
-    return 2 * sum(comb(m - 1, k) for k in range(d))
 
 
 def flat_meets_ball(A: np.ndarray, beta: np.ndarray, center: np.ndarray, radius: float,

@@ -14,13 +14,25 @@ from ..result import Region, RegionCount
 from .bfs import count_regions as count_regions_bfs
 from .region import Tolerances
 from .segment import count_segment
+from .verify import verify_count
 from .subdivision import Degenerate, plan, resolve_kernel, supports
 
-__all__ = ["count_regions", "count_regions_bfs", "count_segment", "Tolerances", "ENGINES"]
+__all__ = ["count_regions", "count_regions_bfs", "count_regions_subdivision", "count_segment", "auto_engine",
+           "Tolerances", "ENGINES"]
 
-ENGINES = ("bfs", "subdivision", "auto")
-#: ``engine="auto"`` uses the subdivision up to this input dimension
-AUTO_MAX_DIM = 6
+#: ``engine="auto"``: the subdivision up to these input dimensions (after the reduction), the
+#: BFS above them. Measured on seeded [12,12] nets, a few thousand regions each, one thread
+#: (README, "Choosing the engine"): boxes in 10-D, subdivision 3.8 s against BFS 10.3 s; L2 balls
+#: in 8-D, 36 s against more than 40 s, in 9-D 37.7 s against 12.1 s.
+AUTO_SUBDIVISION_MAX_DIM = {"polytope": 10, "l2 ball": 8}
+
+
+def auto_engine(domain) -> str:
+    """The engine ``engine="auto"`` runs on ``domain`` (see :data:`AUTO_SUBDIVISION_MAX_DIM`)."""
+    if not supports(domain):
+        return "bfs"
+    kind = "l2 ball" if domain.l2_ball is not None else "polytope"
+    return "subdivision" if domain.dim <= AUTO_SUBDIVISION_MAX_DIM[kind] else "bfs"
 
 
 def count_regions(net, domain, *, engine: str = "bfs", reduce: bool = True, workers: int = 1,
@@ -29,11 +41,11 @@ def count_regions(net, domain, *, engine: str = "bfs", reduce: bool = True, work
 
     net: a :class:`~exactregions.network.Network`, a torch ``nn.Module`` (``input_shape``
         without the batch axis where one is needed) or a model file path.
-
     engine: ``"bfs"`` (default: the general LP traversal, with the adjacency graph, linear
         regions and affine maps), ``"subdivision"`` (vectorised, no LP, polytope domains and L2
-        balls; patterns and points only), or ``"auto"`` (subdivision where it applies, in
-        dimension <= 6, else, or on a degenerate configuration, the BFS).
+        balls; patterns and points only), or ``"auto"`` (:func:`auto_engine`: the one measured
+        faster for the domain's kind and dimension; the BFS when the subdivision meets a
+        degenerate configuration, noted in ``numerics["engine_note"]``).
     reduce: count an L2 ball or the whole space in the row space of the first layer
         (:mod:`exactregions.reduction`: exact; the result is in the original space and
         ``stats["reduction"]`` says ``reduced_dim``); False counts in the original dimension.
@@ -50,8 +62,8 @@ def count_regions(net, domain, *, engine: str = "bfs", reduce: bool = True, work
     result's network, domain and points are in plane coordinates; ``result.slice`` is the plane).
     """
     net = as_network(net, input_shape)
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine '{engine}': choose from {', '.join(ENGINES)}")
+    if engine not in ENGINES and engine != "auto":
+        raise ValueError(f"unknown engine '{engine}': choose from {', '.join(ENGINES)}, auto")
     if isinstance(domain, Segment):
         return count_segment(net, domain, tol=kwargs.get("tol"), keep_regions=kwargs.get("keep_regions", True))
     if isinstance(domain, Plane):
@@ -63,32 +75,32 @@ def count_regions(net, domain, *, engine: str = "bfs", reduce: bool = True, work
         return res
     if domain.dim != net.input_dim:
         raise ValueError(f"domain has dimension {domain.dim} but the network takes {net.input_dim} inputs")
+    opts = dict(workers=workers, scheduler=scheduler, checkpoint=checkpoint, **kwargs)
     red = reduce_dimension(net, domain) if reduce else None
     if red is not None:
-        res = count_regions(red.net, red.domain, engine=engine, reduce=False, workers=workers, scheduler=scheduler,
-                            checkpoint=checkpoint, **kwargs)
-        return red.lift(res, net, domain)
-    note = None
-    sub_opts = {k: kwargs.pop(k) for k in ("pieces", "batch_cells", "kernel") if k in kwargs}  # subdivision only
-    wants_sub = engine == "subdivision" or (engine == "auto" and domain.dim <= AUTO_MAX_DIM)
-    if wants_sub and supports(domain):
-        try:
-            return count_regions_subdivision(net, domain, workers=workers, scheduler=scheduler,
-                                             checkpoint=checkpoint, **sub_opts, **kwargs)
-        except Degenerate as e:
-            if engine == "subdivision":
-                raise
-            note = f"subdivision not usable ({e}): counted by the BFS"
-    elif engine == "subdivision":
+        return red.lift(count_regions(red.net, red.domain, engine=engine, reduce=False, **opts), net, domain)
+    name = auto_engine(domain) if engine == "auto" else engine
+    if name == "subdivision" and not supports(domain):
         raise ValueError(f"the subdivision engine does not handle {domain!r}: use engine='bfs'")
-    if checkpoint is not None:  # one folder for either engine
+    try:
+        return ENGINES[name](net, domain, **opts)
+    except Degenerate as e:
+        if engine != "auto":
+            raise
+        res = ENGINES["bfs"](net, domain, **opts)
+        res.numerics["engine_note"] = f"subdivision not usable ({e}): counted by the BFS"
+        return res
+
+
+def _count_bfs(net, domain, *, workers=1, scheduler=None, checkpoint=None, pieces=None, batch_cells=None,
+               kernel=None, **kwargs) -> RegionCount:
+    """The BFS with the engines' common signature (it runs in this process; a checkpoint folder
+    holds its state file)."""
+    if checkpoint is not None:
         import os
         os.makedirs(checkpoint, exist_ok=True)
         kwargs["checkpoint"] = os.path.join(checkpoint, "bfs_state.pickle")
-    res = count_regions_bfs(net, domain, **kwargs)
-    if note:
-        res.numerics["engine_note"] = note
-    return res
+    return count_regions_bfs(net, domain, **kwargs)
 
 
 def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpoint=None, max_regions=None,
@@ -135,4 +147,10 @@ def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpo
     numerics = {"tolerances": tol.to_dict(), "thin_regions_skipped": 0, "near_degenerate": [],
                 "seed_perturbed": None,
                 "linear_regions": "not computed by the subdivision engine (use engine='bfs')"}
-    return RegionCount(count, None, stop is None, regions, [], stats, numerics, stop, net, domain, tol)
+    return RegionCount(count, None, stop is None, regions, [], stats, numerics, stop, net, domain, tol,
+                       verifier=verify_count)
+
+
+#: The engines by name, each called as ``engine(net, domain, *, workers, scheduler, checkpoint,
+#: **options)`` and returning a :class:`RegionCount` of the same regions.
+ENGINES = {"bfs": _count_bfs, "subdivision": count_regions_subdivision}

@@ -19,16 +19,14 @@ from collections import deque
 import numpy as np
 
 from ..domains import Domain
-from ..intervals import preactivation_bounds, stability
 from ..network import Network
 from ..oracle import Oracle
 from ..result import Region, RegionCount
-from .region import Tolerances, analyse_region
+from .region import Tolerances, analyse_region, traversal_setup
+from .verify import verify_count
 
 __all__ = ["count_regions"]
 
-#: Chebyshev radius cap for unbounded domains (the whole space): inradius reports min(r, cap).
-UNBOUNDED_CAP = 1.0
 
 
 def count_regions(net: Network, domain: Domain, *, max_regions: int | None = None,
@@ -144,19 +142,8 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
              "solver_retries": oracle.retries, "facets_by_ray": facet_how["ray"],
              "facets_by_lp": facet_how["lp"], "frontier_left": len(queue)}
     return RegionCount.build(net, domain, keys, regions, edges, complete=stop_reason is None,
-                             stop_reason=stop_reason, stats=stats, numerics=numerics, tol=tol)
-
-
-def traversal_setup(net, domain):
-    """What every traversal of ``domain`` shares: the neurons that can switch on it (and the
-    fixed bits of the others), the domain's unit-norm rows, and the Chebyshev radius cap."""
-    unstable, fixed = stability(*preactivation_bounds(net, domain), net.linear_mask())
-    DA, Db = domain.rows()
-    if DA.shape[0]:
-        norms = np.linalg.norm(DA, axis=1)
-        DA, Db = DA / norms[:, None], Db / norms
-    cap = np.inf if domain.bounded else UNBOUNDED_CAP
-    return unstable, fixed, (DA, Db), cap
+                             stop_reason=stop_reason, stats=stats, numerics=numerics, tol=tol,
+                             verifier=verify_count)
 
 
 def _save_state(path, fp, state, oracle, seconds):

@@ -28,10 +28,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..intervals import preactivation_bounds, stability
 from ..oracle import PolytopeLP
 
 __all__ = ["Tolerances", "RegionGeometry", "Facet", "analyse_region"]
 
+#: Chebyshev radius cap for unbounded domains (the whole space): inradius reports min(r, cap).
+UNBOUNDED_CAP = 1.0
 #: Vertex enumeration of the known-facet polytope is used while it needs at most this many
 #: d-subsets of rows (low dimension); beyond it the remaining rows go to LPs.
 MAX_VERTEX_COMBOS = 3000
@@ -80,6 +83,18 @@ class RegionGeometry:
     point: np.ndarray | None = None  # a point of the region inside the open domain
     facets: list = field(default_factory=list)
     near: list = field(default_factory=list)  # near-degenerate decisions (text)
+
+
+def traversal_setup(net, domain):
+    """What every traversal of ``domain`` shares: the neurons that can switch on it (and the
+    fixed bits of the others), the domain's unit-norm rows, and the Chebyshev radius cap."""
+    unstable, fixed = stability(*preactivation_bounds(net, domain), net.linear_mask())
+    DA, Db = domain.rows()
+    if DA.shape[0]:
+        norms = np.linalg.norm(DA, axis=1)
+        DA, Db = DA / norms[:, None], Db / norms
+    cap = np.inf if domain.bounded else UNBOUNDED_CAP
+    return unstable, fixed, (DA, Db), cap
 
 
 def neuron_rows(net, pattern, unstable, tol: Tolerances, constraints=None):

@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from ..result import Region, RegionCount
+from .verify import verify_count
 
 __all__ = ["count_segment"]
 
@@ -77,4 +78,4 @@ def count_segment(net, segment, tol=None, keep_regions: bool = True) -> RegionCo
     numerics = {"tolerances": tol.to_dict(), "thin_regions_skipped": 0, "near_degenerate": [],
                 "seed_perturbed": None}
     return RegionCount.build(net, segment, keys, regions, edges, complete=True, stop_reason=None,
-                             stats=stats, numerics=numerics, tol=tol)
+                             stats=stats, numerics=numerics, tol=tol, verifier=verify_count)

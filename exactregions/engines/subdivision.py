@@ -37,6 +37,7 @@ import numpy as np
 from ..domains import Ball, Box, Polytope
 from ..intervals import preactivation_bounds, stability
 from ..oracle import Oracle
+from ..combinatorics import phi
 from .region import _vertices, step_inside
 
 __all__ = ["Degenerate", "Plan", "plan", "run_batch", "supports"]
@@ -590,14 +591,13 @@ def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000
     checkpoints and workers rely on it). ``kernel``: see :func:`resolve_kernel`.
 
     A small first layer (at most ``256 * batch_cells`` cells by Zaslavsky's bound, which no
-    domain exceeds: :func:`~exactregions.bounds.arrangements.phi`) is
+    domain exceeds: :func:`~exactregions.combinatorics.phi`) is
     split whole and its cells cut into batches of ``batch_cells`` (default
     :func:`default_batch_cells`). A large one is split only until one cell is expected (bound
     / cells so far) to grow to about ``batch_cells`` cells in the rest of the layer; its cells
     are cut into batches of that expected size, and each batch finishes the layer itself: the
     first layer is then parallel too, and no process ever holds all its cells.
     """
-    from ..bounds.arrangements import phi  # here: the bounds package imports the engines
 
     kernel = resolve_kernel(kernel, net, domain)
     batch_cells = batch_cells or default_batch_cells(net.input_dim)

@@ -7,8 +7,7 @@ import numpy as np
 from ..domains import Segment
 from ..oracle import Oracle
 from ..result import VerifyReport
-from .bfs import traversal_setup
-from .region import analyse_region
+from .region import analyse_region, traversal_setup
 
 
 def verify_count(result) -> VerifyReport:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from .compare import ALL_METHODS, all_bounds, compare
-from .global_bounds import GLOBAL_METHODS
+from .bounds.compare import ALL_METHODS, all_bounds, compare
+from .bounds.global_bounds import GLOBAL_METHODS
+from .cli_common import Progress, UsageError, add_domain_args, domain_from_args
+from .io import load_model
 
 
 def add_bound_commands(sub):
-    from ..cli import add_domain_args
 
     b = sub.add_parser("bound", help="analytical upper bounds (global, or local to a domain)")
     b.add_argument("model", nargs="?", help="model file (.npz or .pt); omit with --arch")
@@ -38,8 +39,6 @@ def add_bound_commands(sub):
 
 
 def cmd_bound(args):
-    from ..cli import UsageError, domain_from_args
-    from ..io import load_model
 
     if args.arch is not None:
         if args.model is not None or args.ball or args.box or args.whole:
@@ -78,8 +77,6 @@ def cmd_bound(args):
 
 
 def cmd_compare(args):
-    from ..cli import Progress, domain_from_args
-    from ..io import load_model
 
     net = load_model(args.model)
     domain = domain_from_args(args, net.input_dim)

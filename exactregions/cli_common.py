@@ -1,0 +1,143 @@
+"""What the command-line modules share: argument parsing of vectors and domains, the one-line
+usage error, progress on stderr, model loading from the arguments. Below both
+:mod:`exactregions.cli` and :mod:`exactregions.cli_bounds`, so neither imports the other's
+helpers."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+
+import numpy as np
+
+from .domains import Ball, Box, Plane, Segment, Whole
+from .io import load_model
+
+class UsageError(ValueError):
+    """Bad command-line input."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+_NEGATIVE = re.compile(r"^-(\d|\.\d)")
+
+
+def protect_negatives(argv):
+    """Let users type ``--box -1 1`` and ``--ball -0.5,0.2 0.3``: argparse would read them as options."""
+    return [" " + a if _NEGATIVE.match(a) else a for a in argv]
+
+
+def parse_vector(text: str, name: str, dim: int | None = None) -> np.ndarray:
+    """Comma-separated numbers or a ``.npy`` file."""
+    text = text.strip()
+    if text.endswith(".npy"):
+        try:
+            v = np.load(text, allow_pickle=False).astype(np.float64).reshape(-1)
+        except (OSError, ValueError) as e:
+            raise UsageError(f"{name}: cannot read {text} ({e})") from None
+    else:
+        try:
+            v = np.array([float(t) for t in text.split(",") if t.strip() != ""])
+        except ValueError:
+            raise UsageError(f"{name}: '{text}' is not a comma-separated list of numbers or a .npy file") from None
+    if v.size == 0:
+        raise UsageError(f"{name} is empty")
+    if dim is not None and v.size not in (1, dim):
+        raise UsageError(f"{name} has {v.size} coordinates but the model takes {dim} inputs")
+    if not np.all(np.isfinite(v)):
+        raise UsageError(f"{name} contains NaN or infinite values")
+    return v
+
+
+def _number(text: str, name: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"{name}: '{text.strip()}' is not a number") from None
+
+
+def add_domain_args(p: argparse.ArgumentParser, whole=True):
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--ball", nargs=2, metavar=("C", "R"), help="ball centre (comma list or .npy) and radius")
+    g.add_argument("--box", nargs=2, metavar=("LO", "HI"), help="box corners (one number or a comma list each)")
+    if whole:
+        g.add_argument("--whole", action="store_true", help="the whole input space")
+        g.add_argument("--segment", nargs=2, metavar=("P", "Q"), help="the open segment from P to Q (exact 1-D count)")
+    g.add_argument("--plane", nargs=3, metavar=("P0", "P1", "P2"), help="the 2-D slice through three inputs")
+    p.add_argument("--radius", type=float, help="with --plane: a disc of this radius around the points' centroid")
+    p.add_argument("--parallelogram", action="store_true",
+                   help="with --plane: the parallelogram with corners P0, P1, P2 (default: a box around them)")
+    p.add_argument("--input-shape", help="input shape without batch (e.g. 1,8,8) for convolutional torch models")
+    p.add_argument("--norm", default="2", choices=["2", "1", "inf"], help="ball norm (default 2, exact)")
+    p.add_argument("--clip", nargs=2, metavar=("LO", "HI"), help="clip the ball to this box")
+
+
+def domain_from_args(args, dim: int):
+    if args.clip is not None and args.ball is None:
+        raise UsageError("--clip applies to --ball only")
+    if (getattr(args, "radius", None) is not None or getattr(args, "parallelogram", False)) \
+            and getattr(args, "plane", None) is None:
+        raise UsageError("--radius and --parallelogram apply to --plane only")
+    if getattr(args, "segment", None) is not None:
+        p, q = (parse_vector(v, f"segment {n}", dim) for v, n in zip(args.segment, ("P", "Q")))
+        return Segment(np.broadcast_to(p, dim), np.broadcast_to(q, dim))
+    if getattr(args, "plane", None) is not None:
+        pts = [parse_vector(v, f"plane point P{i}", dim) for i, v in enumerate(args.plane)]
+        for i, v in enumerate(pts):
+            if v.size != dim:
+                raise UsageError(f"plane point P{i} has {v.size} coordinates but the model takes {dim} inputs")
+        return Plane(*pts, radius=args.radius, parallelogram=args.parallelogram)
+    if args.ball is not None:
+        center = parse_vector(args.ball[0], "ball centre", dim)
+        if center.size != dim:
+            raise UsageError(f"ball centre has {center.size} coordinates but the model takes {dim} inputs")
+        clip = None
+        if args.clip is not None:
+            clip = Box(parse_vector(args.clip[0], "clip lo", dim), parse_vector(args.clip[1], "clip hi", dim), dim=dim)
+        return Ball(center, _number(args.ball[1], "ball radius"), norm=args.norm, clip=clip)
+    if args.box is not None:
+        return Box(parse_vector(args.box[0], "box lo", dim), parse_vector(args.box[1], "box hi", dim), dim=dim)
+    return Whole(dim)
+
+
+class Progress:
+    """Progress line on stderr: regions found, frontier size, rate."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+
+    def __call__(self, found, frontier, seconds, stage=None):
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not self.tty and now - self.last < 5.0:
+            return
+        self.last = now
+        rate = found / seconds if seconds > 0 else 0.0
+        if stage is not None:  # the subdivision's first layer: cells so far, neurons left
+            line = f"{stage}: {found} cells, {frontier} neurons left  {seconds:.1f} s"
+        else:
+            line = f"regions {found}  frontier {frontier}  {rate:,.0f} regions/s  {seconds:.1f} s"
+        sys.stderr.write(("\r" + line + "   ") if self.tty else line + "\n")
+        sys.stderr.flush()
+
+    def done(self):
+        if self.enabled and self.tty:
+            sys.stderr.write("\n")
+
+
+def model_from_args(args):
+    shape = getattr(args, "input_shape", None)
+    if shape is not None:
+        try:
+            shape = tuple(int(v) for v in shape.split(","))
+        except ValueError:
+            raise UsageError(f"--input-shape '{shape}' is not a comma-separated list of integers") from None
+    return load_model(args.model, input_shape=shape)
