@@ -2,8 +2,12 @@
 runs under 3 s), regions/s, LP and QP solves per region, peak memory, and speed-up with 1 and 2
 worker processes.
 
-Nets: seeded He-normal weights, biases N(0, 0.5^2), float64, one output. Each workload runs in
-a fresh process (so its peak RSS is its own), single-threaded BLAS.
+Nets: seeded He-normal weights, biases N(0, 0.5^2), float64, one output; the speed workloads of
+issue 10 use the nets of ``data/speed/`` (copied from the issue's reference material, with the
+public exact counters' in-call seconds on them in ``peers.json``: the ``peer s`` column is the
+fastest of them, ``ratio`` ours / theirs). Each workload runs in a fresh process (so its peak RSS
+is its own), single-threaded BLAS. ``cli-2d-64x64-box-process`` is the whole ``exactregions
+count`` process (start-up, imports, loading, counting), median of 5.
 Usage: python scripts/bench.py [--quick] [--only NAME,...] [--json out.json]
 """
 
@@ -25,15 +29,34 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from exactregions import Ball, Box, count_regions  # noqa: E402
+from exactregions import Ball, Box, count_regions, load_model  # noqa: E402
 from exactregions.network import random_network  # noqa: E402
+
+SPEED = ROOT / "data" / "speed"
+PEERS = json.loads((SPEED / "peers.json").read_text())
+CENTRE = np.array(PEERS["centre"])
 
 
 def _disc(d):
     return Ball([0.1, -0.2] + [0.0] * (d - 2), 0.7)
 
 
-# name: (input dim, widths, domain maker, engine, workers, keep regions[, subdivision kernel])
+def _image(r):
+    return lambda d: Ball(np.load(SPEED / "d784_center.npy").ravel(), r)
+
+
+def _peer(net_file, kind, size):
+    """The fastest public counter's seconds on this workload of peers.json (None if none ran)."""
+    for w in PEERS["workloads"]:
+        dom = w["domain"]
+        if w["net"] == net_file and kind in dom and (dom[kind] == size if kind == "box" else dom[kind]["radius"] == size):
+            times = [v for k, v in w["seconds"].items() if "under_load" not in k]
+            return min(times) if times else None
+    return None
+
+
+# name: (input dim and widths, or a net file of data/speed; domain maker, engine, workers, keep
+# regions[, options: subdivision kernel, reduce])
 WORKLOADS = {
     "bfs-2d-32x32x32-box": (2, [32, 32, 32], lambda d: Box(-1, 1, dim=d), "bfs", 1, True),
     "bfs-2d-32x32x32-disc": (2, [32, 32, 32], _disc, "bfs", 1, True),
@@ -46,13 +69,32 @@ WORKLOADS = {
     "sub-4d-16x16-box": (4, [16, 16], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False),
     "sub-4d-32x32-box": (4, [32, 32], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False),
     "sub-5d-16x16-box": (5, [16, 16], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False),
-    "sub-5d-16x16-box-numpy": (5, [16, 16], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False, "numpy"),
-    "sub-4d-32x32-box-numpy": (4, [32, 32], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False, "numpy"),
+    "sub-5d-16x16-box-numpy": (5, [16, 16], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False,
+                               {"kernel": "numpy"}),
+    "sub-4d-32x32-box-numpy": (4, [32, 32], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False,
+                               {"kernel": "numpy"}),
     "sub-2d-64x64-disc": (2, [64, 64], _disc, "subdivision", 1, False),
     "sub-2d-64x64-disc-bbox": (2, [64, 64], lambda d: Box([-0.6, -0.9], [0.8, 0.5]), "subdivision", 1, False),
     "sub-4d-32x32-box-2workers": (4, [32, 32], lambda d: Box(-1, 1, dim=d), "subdivision", 2, False),
     "sub-5d-32x32-box": (5, [32, 32], lambda d: Box(-1, 1, dim=d), "subdivision", 1, False),
     "sub-5d-32x32-box-2workers": (5, [32, 32], lambda d: Box(-1, 1, dim=d), "subdivision", 2, False),
+    # issue 10: the public counters' workloads (engine="auto", as a user runs them)
+    "auto-6d-12x12-ball-r0.9": ("d6_12x12.npz", None, lambda d: Ball(CENTRE[:d], 0.9), "auto", 1, False),
+    "auto-8d-16x16-box": ("d8_16x16.npz", None, lambda d: Box(-0.2, 0.2, dim=d), "auto", 1, False),
+    "auto-10d-12x12-box": ("d10_12x12.npz", None, lambda d: Box(-0.3, 0.3, dim=d), "auto", 1, False),
+    "auto-8d-16x16-ball-r0.5": ("d8_16x16.npz", None, lambda d: Ball(CENTRE[:d], 0.5), "auto", 1, False),
+    "auto-10d-12x12-ball-r0.5": ("d10_12x12.npz", None, lambda d: Ball(CENTRE[:d], 0.5), "auto", 1, False),
+    "auto-784d-32x32-digits-ball-r0.3": ("d784_32x32_digits.npz", None, _image(0.3), "auto", 1, False),
+    "auto-784d-32x32-digits-ball-r1.0": ("d784_32x32_digits.npz", None, _image(1.0), "auto", 1, False),
+    "auto-784d-64x64-digits-ball-r0.45": ("d784_64x64_digits.npz", None, _image(0.45), "auto", 1, False),
+    # issue 10: 12, 16, 32 and 64 dimensions, boxes and balls
+    "auto-12d-16x16-box": (12, [16, 16], lambda d: Box(-0.15, 0.15, dim=d), "auto", 1, False),
+    "auto-12d-16x16-ball-r0.3": (12, [16, 16], lambda d: Ball(np.full(d, 0.05), 0.3), "auto", 1, False),
+    "auto-16d-32x32-ball-r0.2": (16, [32, 32], lambda d: Ball(np.full(d, 0.1), 0.2), "auto", 1, False),
+    "auto-32d-32x32-ball-r0.2": (32, [32, 32], lambda d: Ball(np.full(d, 0.05), 0.2), "auto", 1, False),
+    "auto-64d-32x32-ball-r0.15": (64, [32, 32], lambda d: Ball(np.full(d, 0.1), 0.15), "auto", 1, False),
+    "bfs-64d-32x32-ball-r0.15-unreduced": (64, [32, 32], lambda d: Ball(np.full(d, 0.1), 0.15), "bfs", 1, False,
+                                           {"reduce": False}),
 }
 QUICK = ["bfs-2d-32x32x32-box", "sub-2d-32x32x32-box", "sub-4d-16x16-box"]
 
@@ -61,11 +103,15 @@ def run_one(name):
     """One workload; runs under 3 s are repeated five times and the median is reported. A tiny
     count first loads the compiled kernel (numba's cache; compiled on the very first run),
     reported apart as ``kernel_load_s``: the peers' figures are in-call times too."""
-    d, widths, dom, engine, workers, keep, *kernel = WORKLOADS[name]
-    opts = {"kernel": kernel[0] if kernel else "auto"} if engine == "subdivision" else {}
-    net, domain = random_network(d, widths, 0), dom(d)
+    d, widths, dom, engine, workers, keep, *extra = WORKLOADS[name]
+    opts = dict(extra[0]) if extra else {}
+    net = load_model(SPEED / d) if isinstance(d, str) else random_network(d, widths, 0)
+    domain = dom(net.input_dim)
     t = time.perf_counter()
-    count_regions(random_network(d, [2], 0), Box(-1, 1, dim=d), engine=engine, **opts)
+    from exactregions.engines.subdivision import resolve_kernel
+
+    kernel = resolve_kernel(opts.get("kernel", "auto"))  # loads (or compiles) the compiled kernel
+    count_regions(random_network(2, [2], 0), Box(-1, 1, dim=2), engine="subdivision", kernel=kernel)
     load = time.perf_counter() - t
     times = []
     while True:
@@ -76,12 +122,45 @@ def run_one(name):
             break
     sec = float(np.median(times))
     n = res.activation_regions
+    peer = _peer(d, "box" if isinstance(domain, Box) else "ball",
+                 [float(domain.lo[0]), float(domain.hi[0])] if isinstance(domain, Box) else domain.radius) \
+        if isinstance(d, str) else None
+    red = res.stats.get("reduction")
     return {"workload": name, "regions": n, "complete": res.complete, "seconds": round(sec, 3),
+            "engine": res.stats.get("engine", "bfs"), "dims": f"{net.input_dim}" + (f"->{red['reduced_dim']}" if red else ""),
+            "peer_s": peer, "ratio": round(sec / peer, 3) if peer else None,
             "regions_per_s": round(n / sec), "lp_per_region": round(res.stats["lp_solves"] / n, 3),
             "qp_per_region": round(res.stats["qp_solves"] / n, 4), "workers": workers,
-            "kernel": res.stats.get("kernel", ""), "kernel_load_s": round(load, 2),
+            "kernel": res.stats.get("kernel", ""), "kernel_load_s": round(load, 2) if res.stats.get("kernel") == "numba" else "",
             "peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "worker_peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024) or ""}
+
+
+CLI_ROW = "cli-2d-64x64-box-process"
+
+
+def run_cli_process(repeats=5):
+    """The whole ``exactregions count`` process on the 2-D [64,64] box (start-up included)."""
+    import tempfile
+
+    from exactregions.io import save_npz
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "net.npz"
+        save_npz(random_network(2, [64, 64], 0), path)
+        exe = Path(sys.executable).parent / "exactregions"
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            out = subprocess.run([str(exe), "count", str(path), "--box", "-1", "1", "--json", "--quiet"],
+                                 capture_output=True, text=True, check=True)
+            times.append(time.perf_counter() - t)
+    res = json.loads(out.stdout)
+    sec = float(np.median(times))
+    return {"workload": CLI_ROW, "engine": res["engine"], "dims": "2", "regions": res["activation_regions"],
+            "complete": res["complete"], "seconds": round(sec, 3), "regions_per_s": round(res["activation_regions"] / sec),
+            "lp_per_region": 0, "qp_per_region": 0, "workers": 1, "kernel": res["stats"].get("kernel", ""),
+            "kernel_load_s": "", "peak_rss_MiB": ""}
 
 
 def digits_conv_net(seed=0, epochs=3):
@@ -148,21 +227,26 @@ def main():
     if args.one:
         print(json.dumps(run_one(args.one)))
         return
-    names = QUICK if args.quick else (args.only.split(",") if args.only else list(WORKLOADS))
+    names = QUICK if args.quick else (args.only.split(",") if args.only else list(WORKLOADS) + [CLI_ROW])
     rows = []
-    print("| workload | regions | seconds | regions/s | LP/region | QP/region | workers | kernel (load s) "
-          "| peak RSS MiB | worker peak RSS MiB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+    print("| workload | engine | dims | regions | seconds | regions/s | peer s | ratio | LP/region | QP/region "
+          "| workers | kernel (load s) | peak RSS MiB | worker peak RSS MiB |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
 
     def show(r):
         rows.append(r)
         flag = "" if r["complete"] else " (LOWER BOUND)"
-        print(f"| {r['workload']} | {r['regions']:,}{flag} | {r['seconds']} | {r['regions_per_s']:,} | "
+        print(f"| {r['workload']} | {r.get('engine', '')} | {r.get('dims', '')} | {r['regions']:,}{flag} | "
+              f"{r['seconds']} | {r['regions_per_s']:,} | {r.get('peer_s') or ''} | {r.get('ratio') or ''} | "
               f"{r['lp_per_region']} | {r['qp_per_region']} | {r['workers']} | "
-              f"{r.get('kernel') or ''}{' (%s)' % r['kernel_load_s'] if r.get('kernel') else ''} | {r['peak_rss_MiB']} | "
+              f"{r.get('kernel') or ''}{' (%s)' % r['kernel_load_s'] if r.get('kernel_load_s') != '' else ''} | "
+              f"{r['peak_rss_MiB']} | "
               f"{r.get('worker_peak_rss_MiB', '')} |", flush=True)
 
     for name in names:
+        if name == CLI_ROW:
+            show(run_cli_process())
+            continue
         out = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True, check=True)
         show(json.loads(out.stdout.strip().splitlines()[-1]))
     if not args.quick and not args.no_slices and not args.only:

@@ -186,8 +186,9 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
         # rays from the Chebyshev centre and, in an L2 ball that misses it, also from the
         # region's point inside the ball: a hit inside the ball needs no distance QP
         hits = {}
+        aim = np.flatnonzero(~decided)  # rays along the normals of the rows still open
         for origin in ([x0] if geo.point is x0 else [geo.point, x0]):
-            for i, p in _ray_facets(lp.G, lp.h, origin, directions):
+            for i, p in _ray_facets(lp.G, lp.h, origin, directions, aim):
                 facet_rows.add(i)
                 if i < m and not decided[i] and i not in hits:
                     hits[i] = p
@@ -273,13 +274,15 @@ def step_inside(q, x, margin):
     return q + lam * (x - q)
 
 
-def _ray_facets(G, h, x0, directions):
-    """Rows certified as facets by rays from x0 (those of ``G``'s own rows and ``directions``):
-    yields (row, hit point) for every ray whose first hit is unique."""
+def _ray_facets(G, h, x0, directions, normals=None):
+    """Rows certified as facets by rays from x0 (along the normals of the rows ``normals``, all
+    of ``G``'s by default, and along ``directions``): yields (row, hit point) for every ray
+    whose first hit is unique."""
     if G.shape[0] < 2:
         return
     slack = h - G @ x0
-    near = G[np.argsort(slack)[:MAX_NORMAL_RAYS]] if G.shape[0] > MAX_NORMAL_RAYS else G
+    rows = np.arange(G.shape[0]) if normals is None else normals
+    near = G[rows[np.argsort(slack[rows])[:MAX_NORMAL_RAYS]]] if rows.size > MAX_NORMAL_RAYS else G[rows]
     U = np.vstack([near, directions]) if directions is not None else near
     rate = G @ U.T
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -287,13 +290,11 @@ def _ray_facets(G, h, x0, directions):
     part = np.partition(T, 1, axis=0)
     t1, t2 = part[0], part[1]
     first = np.argmin(T, axis=0)
-    ok = np.isfinite(t1) & (t2 > t1 * (1 + 1e-7) + 1e-12)
-    seen = set()
-    for k in np.flatnonzero(ok):
-        i = int(first[k])
-        if i not in seen:
-            seen.add(i)
-            yield i, x0 + t1[k] * U[k]
+    ok = np.flatnonzero(np.isfinite(t1) & (t2 > t1 * (1 + 1e-7) + 1e-12))
+    rows, at = np.unique(first[ok], return_index=True)  # each row once, at its first ray
+    for j in np.argsort(at):
+        k = ok[at[j]]
+        yield int(rows[j]), x0 + t1[k] * U[k]
 
 
 @functools.lru_cache(maxsize=256)
