@@ -379,3 +379,4 @@ def test_auto_kernel_keeps_small_box_counts_off_the_compiled_kernel():
     assert sd._looks_small(random_net(2, [16, 16], seed=1), Box(-1, 1, dim=2))
     assert not sd._looks_small(random_net(4, [32, 32], seed=0), Box(-1, 1, dim=4))
     assert not sd._looks_small(random_net(2, [8], seed=0), Ball([0.0, 0.0], 0.5))
+    assert not sd._looks_small(random_net(8, [4], seed=0), Box(-1, 1, dim=8))  # few regions, many vertices
