@@ -208,11 +208,16 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
     else:
         undecided = np.arange(m)
     for i in undecided:
+        q = None
+        if l2_ball is not None and shortcuts:  # the QP first: most such faces miss the ball
+            q = _facet_near_ball(geo, lp, int(i), l2_ball, oracle, tol)
+            if q is None:
+                continue
         xf, t = lp.facet(int(i), "whether a neuron's hyperplane is a facet")
         if t > tol.facet:
             if t < tol.near:
                 geo.near.append(f"facet inradius {t:.3g}")
-            _accept(geo, lp, int(i), xf, l2_ball, oracle, tol, "lp")
+            _accept(geo, lp, int(i), xf, l2_ball, oracle, tol, "lp", q)
     return geo
 
 
@@ -348,24 +353,35 @@ def _vertex_certify(geo, lp, m, x0, facet_rows, undecided, l2_ball, oracle, tol)
     return undecided
 
 
-def _accept(geo, lp, i, p, l2_ball, oracle, tol, how):
-    """Record row i as a facet if it meets the open domain; ``p`` is a generic facet point."""
+def _facet_near_ball(geo, lp, i, l2_ball, oracle, tol):
+    """Distance QP from the ball centre to the face on row ``i``: its nearest point if that lies
+    inside the open ball (by ``tol.ball``), else None; near-threshold answers are noted."""
+    c, r = l2_ball
+    keep = np.arange(lp.m) != i
+    dist, q = oracle.nearest_point(lp.G[keep], lp.h[keep], c, eq_row=lp.G[i], eq_rhs=lp.h[i],
+                                   what="the distance from the ball centre to a facet")
+    if q is None or not dist < r - tol.ball:
+        if q is not None and abs(dist - r) < tol.near:
+            geo.near.append(f"facet tangent to the ball (distance - radius = {dist - r:.3g})")
+        return None
+    if r - dist < tol.near:
+        geo.near.append(f"facet barely inside the ball (radius - distance = {r - dist:.3g})")
+    return q
+
+
+def _accept(geo, lp, i, p, l2_ball, oracle, tol, how, q=None):
+    """Record row i as a facet if it meets the open domain; ``p`` is a generic facet point, ``q``
+    (if known) a point of the facet inside the ball."""
     if l2_ball is not None:
         c, r = l2_ball
         if not np.linalg.norm(p - c) < r - tol.ball:
-            # walk inside the facet towards the centre's projection on its hyperplane
-            y = _walk(lp.G, lp.h, p, c - (lp.G[i] @ c - lp.h[i]) * lp.G[i], skip=i)
-            if np.linalg.norm(y - c) < r - tol.ball:
-                geo.facets.append(Facet(i, step_inside(y, p, r - tol.ball - np.linalg.norm(y - c)), how))
+            if q is None:  # walk inside the facet towards the centre's projection on its hyperplane
+                y = _walk(lp.G, lp.h, p, c - (lp.G[i] @ c - lp.h[i]) * lp.G[i], skip=i)
+                if np.linalg.norm(y - c) < r - tol.ball:
+                    q = y
+            if q is None:
+                q = _facet_near_ball(geo, lp, i, l2_ball, oracle, tol)
+            if q is None:
                 return
-            keep = np.arange(lp.m) != i
-            dist, q = oracle.nearest_point(lp.G[keep], lp.h[keep], c, eq_row=lp.G[i], eq_rhs=lp.h[i],
-                                           what="the distance from the ball centre to a facet")
-            if q is None or not dist < r - tol.ball:
-                if q is not None and abs(dist - r) < tol.near:
-                    geo.near.append(f"facet tangent to the ball (distance - radius = {dist - r:.3g})")
-                return
-            if r - dist < tol.near:
-                geo.near.append(f"facet barely inside the ball (radius - distance = {r - dist:.3g})")
-            p = step_inside(q, p, r - dist)
+            p = step_inside(q, p, r - tol.ball - np.linalg.norm(q - c))
     geo.facets.append(Facet(i, p, how))
