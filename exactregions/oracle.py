@@ -20,6 +20,7 @@ before, so a decision is as exact as HiGHS's. ``lp_method="highs"`` / ``qp_metho
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import highspy
@@ -203,6 +204,22 @@ class Oracle:
                 out[k, i] = -sign * np.inf if isinstance(v, str) else float(w @ v)
         return out[0], out[1]
 
+    def try_nearest_point(self, G, h, center, eq_row=None, eq_rhs=None):
+        """The certified fast answer of :meth:`nearest_point` (``(distance, point)``), or None when
+        the fast path gives none (an empty set among others): then ask :meth:`nearest_point`."""
+        if self.qp_method != "daqp" or not len(h):
+            return None
+        A, hi = np.asarray(G, dtype=np.float64), np.asarray(h, dtype=np.float64)
+        if eq_row is not None:
+            A, hi = np.vstack([A, eq_row]), np.append(hi, eq_rhs)
+        center = np.asarray(center, dtype=np.float64)
+        self.qp_solves += 1
+        x = _certified_distance(A, hi, center, eq_row is not None)
+        if x is None:
+            return None
+        self.fast_qp += 1
+        return float(np.linalg.norm(x - center)), x
+
     def nearest_point(self, G, h, center, eq_row=None, eq_rhs=None, what="a distance QP"):
         """Minimise ``||x - center||`` over ``{G x <= h}`` (and ``eq_row . x = eq_rhs``).
 
@@ -260,38 +277,55 @@ class Oracle:
         return float(np.linalg.norm(x - center)), x
 
 
+@functools.lru_cache(maxsize=64)
+def _identity(d: int) -> np.ndarray:
+    """The QP's Hessian, made once per dimension (DAQP does not write to its arguments, but its
+    typed-memoryview signature needs a writeable array)."""
+    return np.eye(d)
+
+
 def _certified_distance(A, hi, center, last_is_equality):
     """Nearest point to ``center`` of ``{A x <= hi}`` (the last row an equality if so marked) by
     DAQP, returned only when certified: the point is feasible as strictly as HiGHS's answers
     (1e-10) and the Lagrangian dual bound from DAQP's multipliers is within
-    :data:`CERTIFY_GAP` of its distance. None otherwise (the caller asks the other methods)."""
+    :data:`CERTIFY_GAP` of its distance. None otherwise (the caller asks the other methods).
+
+    Solved for ``y = x - center`` (``min |y|^2/2`` over ``A y <= b``, ``b = hi - A center``),
+    whose Lagrangian dual is ``-|A'lam|^2/2 - lam.b``: few array operations per call, since the
+    traversal asks this some ten thousand times per count."""
     daqp = _daqp()
     if daqp is None:
         return None
     m, d = A.shape
+    b = hi - A @ center
     lo = np.full(m, -_NO_BOUND)
     sense = np.zeros(m, dtype=np.int32)
     if last_is_equality:
-        lo[-1] = hi[-1]
+        lo[-1] = b[-1]
         sense[-1] = 5
-    x, _, flag, info = daqp.solve(np.eye(d), -center, A, hi.copy(), lo, sense, **_DAQP_OPTIONS)
+    y, _, flag, info = daqp.solve(_identity(d), np.zeros(d), A, b, lo, sense, **_DAQP_OPTIONS)
     if flag != 1:
         return None
-    x = np.asarray(x, dtype=np.float64)
-    slack = A @ x - hi
-    ineq = slice(0, m - 1) if last_is_equality else slice(0, m)
-    if np.any(slack[ineq] > FEASIBILITY_TOL * (1 + np.abs(hi[ineq]))) or (
-            last_is_equality and abs(slack[-1]) > FEASIBILITY_TOL * (1 + abs(hi[-1]))):
+    slack = A @ y - b
+    tol = FEASIBILITY_TOL * (1.0 + np.abs(hi))
+    if last_is_equality:
+        if abs(slack[-1]) > tol[-1]:
+            return None
+        slack[-1] = 0.0
+    if (slack > tol).any():
         return None
-    lam = np.asarray(info["lam"], dtype=np.float64)
-    lam[ineq] = np.maximum(lam[ineq], 0.0)
-    # Lagrangian dual of min 1/2 |x - c|^2 s.t. A x <= hi: -1/2 |A'lam|^2 + lam (A c - hi)
+    lam = info["lam"]
+    if last_is_equality:
+        mu = lam[-1]
+        lam = np.maximum(lam, 0.0)
+        lam[-1] = mu
+    else:
+        lam = np.maximum(lam, 0.0)
     g = lam @ A
-    dual = -0.5 * (g @ g) + lam @ (A @ center - hi)
-    lower = np.sqrt(max(dual, 0.0) * 2.0)
-    if np.linalg.norm(x - center) - lower > CERTIFY_GAP:
+    dual = -0.5 * float(g @ g) - float(lam @ b)
+    if float(np.sqrt(y @ y)) - np.sqrt(max(dual, 0.0) * 2.0) > CERTIFY_GAP:
         return None
-    return x
+    return center + y
 
 
 def _certified_lp(G, h, box, eq=None):

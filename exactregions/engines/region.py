@@ -209,10 +209,14 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
         undecided = np.arange(m)
     for i in undecided:
         q = None
-        if l2_ball is not None and shortcuts:  # the QP first: most such faces miss the ball
-            q = _facet_near_ball(geo, lp, int(i), l2_ball, oracle, tol)
+        if l2_ball is not None and shortcuts:
+            # the QP first (most such faces miss the ball); a face the fast path cannot answer
+            # (typically an empty one) goes to the facet LP, then _accept decides the ball
+            q = _facet_near_ball(geo, lp, int(i), l2_ball, oracle, tol, certified_only=True)
             if q is None:
                 continue
+            if isinstance(q, str):
+                q = None
         xf, t = lp.facet(int(i), "whether a neuron's hyperplane is a facet")
         if t > tol.facet:
             if t < tol.near:
@@ -222,16 +226,27 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
 
 
 def _point_in_domain(x0, lp, l2_ball, oracle):
-    """A point of int(region) inside the open domain (x0 itself unless an L2 ball misses it)."""
+    """A point of int(region) inside the open domain (x0 itself unless an L2 ball misses it).
+
+    For an L2 ball it also sets ``lp.ball_rows``: the rows that can bind inside the ball. A row
+    with the whole open ball on its feasible side (``g c - h <= -r``) is redundant there: every
+    distance question about the region and its faces inside the ball is the same without it
+    (the box rows of the ball's domain are such rows), so the walks and QPs leave it out. A row
+    with the whole ball on its infeasible side means the region misses the ball."""
     if l2_ball is None:
         return x0
     c, r = l2_ball
+    side = lp.G @ c - lp.h
+    if np.any(side >= r):
+        return None
+    lp.ball_rows = side > -r
     if np.linalg.norm(x0 - c) < r:
         return x0
-    y = _walk(lp.G, lp.h, x0, c)  # straight towards the centre, as far as the region allows
+    G, h = lp.G[lp.ball_rows], lp.h[lp.ball_rows]
+    y = _walk(G, h, x0, c)  # straight towards the centre, as far as the region allows
     if np.linalg.norm(y - c) < r:
         return step_inside(y, x0, r - np.linalg.norm(y - c))
-    dist, q = oracle.nearest_point(lp.G, lp.h, c, what="the distance from the ball centre to a region")
+    dist, q = oracle.nearest_point(G, h, c, what="the distance from the ball centre to a region")
     if q is None or not dist < r:
         return None
     return step_inside(q, x0, r - dist)
@@ -353,13 +368,21 @@ def _vertex_certify(geo, lp, m, x0, facet_rows, undecided, l2_ball, oracle, tol)
     return undecided
 
 
-def _facet_near_ball(geo, lp, i, l2_ball, oracle, tol):
+def _facet_near_ball(geo, lp, i, l2_ball, oracle, tol, certified_only=False):
     """Distance QP from the ball centre to the face on row ``i``: its nearest point if that lies
-    inside the open ball (by ``tol.ball``), else None; near-threshold answers are noted."""
+    inside the open ball (by ``tol.ball``), else None; near-threshold answers are noted. With
+    ``certified_only``, "unknown" (the string) where the fast path has no certified answer."""
     c, r = l2_ball
-    keep = np.arange(lp.m) != i
-    dist, q = oracle.nearest_point(lp.G[keep], lp.h[keep], c, eq_row=lp.G[i], eq_rhs=lp.h[i],
-                                   what="the distance from the ball centre to a facet")
+    keep = lp.ball_rows.copy()
+    keep[i] = False
+    args = (lp.G[keep], lp.h[keep], c, lp.G[i], lp.h[i])
+    if certified_only:
+        fast = oracle.try_nearest_point(*args)
+        if fast is None:
+            return "unknown"
+        dist, q = fast
+    else:
+        dist, q = oracle.nearest_point(*args, what="the distance from the ball centre to a facet")
     if q is None or not dist < r - tol.ball:
         if q is not None and abs(dist - r) < tol.near:
             geo.near.append(f"facet tangent to the ball (distance - radius = {dist - r:.3g})")
@@ -376,7 +399,8 @@ def _accept(geo, lp, i, p, l2_ball, oracle, tol, how, q=None):
         c, r = l2_ball
         if not np.linalg.norm(p - c) < r - tol.ball:
             if q is None:  # walk inside the facet towards the centre's projection on its hyperplane
-                y = _walk(lp.G, lp.h, p, c - (lp.G[i] @ c - lp.h[i]) * lp.G[i], skip=i)
+                y = _walk(lp.G[lp.ball_rows], lp.h[lp.ball_rows], p, c - (lp.G[i] @ c - lp.h[i]) * lp.G[i],
+                          skip=int(np.count_nonzero(lp.ball_rows[:i])) if lp.ball_rows[i] else None)
                 if np.linalg.norm(y - c) < r - tol.ball:
                     q = y
             if q is None:
