@@ -83,6 +83,7 @@ class RegionGeometry:
     point: np.ndarray | None = None  # a point of the region inside the open domain
     facets: list = field(default_factory=list)
     near: list = field(default_factory=list)  # near-degenerate decisions (text)
+    ball_rows: np.ndarray | None = None  # L2 ball: rows of the polytope that can bind inside it
 
 
 def traversal_setup(net, domain):
@@ -164,7 +165,7 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
         return geo
     if r < tol.near:
         geo.near.append(f"region inradius {r:.3g}")
-    geo.point = _point_in_domain(x0, lp, l2_ball, oracle)
+    geo.point = _point_in_domain(x0, lp, l2_ball, oracle, geo)
     if geo.point is None:
         geo.inradius = -np.inf  # region polytope misses the ball: not in the domain
         return geo
@@ -225,10 +226,10 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
     return geo
 
 
-def _point_in_domain(x0, lp, l2_ball, oracle):
+def _point_in_domain(x0, lp, l2_ball, oracle, geo):
     """A point of int(region) inside the open domain (x0 itself unless an L2 ball misses it).
 
-    For an L2 ball it also sets ``lp.ball_rows``: the rows that can bind inside the ball. A row
+    For an L2 ball it also sets ``geo.ball_rows``: the rows that can bind inside the ball. A row
     with the whole open ball on its feasible side (``g c - h <= -r``) is redundant there: every
     distance question about the region and its faces inside the ball is the same without it
     (the box rows of the ball's domain are such rows), so the walks and QPs leave it out. A row
@@ -239,10 +240,10 @@ def _point_in_domain(x0, lp, l2_ball, oracle):
     side = lp.G @ c - lp.h
     if np.any(side >= r):
         return None
-    lp.ball_rows = side > -r
+    geo.ball_rows = side > -r
     if np.linalg.norm(x0 - c) < r:
         return x0
-    G, h = lp.G[lp.ball_rows], lp.h[lp.ball_rows]
+    G, h = lp.G[geo.ball_rows], lp.h[geo.ball_rows]
     y = _walk(G, h, x0, c)  # straight towards the centre, as far as the region allows
     if np.linalg.norm(y - c) < r:
         return step_inside(y, x0, r - np.linalg.norm(y - c))
@@ -373,7 +374,7 @@ def _facet_near_ball(geo, lp, i, l2_ball, oracle, tol, certified_only=False):
     inside the open ball (by ``tol.ball``), else None; near-threshold answers are noted. With
     ``certified_only``, "unknown" (the string) where the fast path has no certified answer."""
     c, r = l2_ball
-    keep = lp.ball_rows.copy()
+    keep = geo.ball_rows.copy()
     keep[i] = False
     args = (lp.G[keep], lp.h[keep], c, lp.G[i], lp.h[i])
     if certified_only:
@@ -399,8 +400,9 @@ def _accept(geo, lp, i, p, l2_ball, oracle, tol, how, q=None):
         c, r = l2_ball
         if not np.linalg.norm(p - c) < r - tol.ball:
             if q is None:  # walk inside the facet towards the centre's projection on its hyperplane
-                y = _walk(lp.G[lp.ball_rows], lp.h[lp.ball_rows], p, c - (lp.G[i] @ c - lp.h[i]) * lp.G[i],
-                          skip=int(np.count_nonzero(lp.ball_rows[:i])) if lp.ball_rows[i] else None)
+                rows = geo.ball_rows
+                y = _walk(lp.G[rows], lp.h[rows], p, c - (lp.G[i] @ c - lp.h[i]) * lp.G[i],
+                          skip=int(np.count_nonzero(rows[:i])) if rows[i] else None)
                 if np.linalg.norm(y - c) < r - tol.ball:
                     q = y
             if q is None:
