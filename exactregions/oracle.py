@@ -237,12 +237,9 @@ class Oracle:
             hi.append(np.array([eq_rhs], dtype=np.float64))
         A = np.vstack(rows) if rows[0].size or eq_row is not None else np.zeros((0, d))
         lo, hi = np.concatenate(lo), np.concatenate(hi)
-        if self.qp_method == "daqp" and A.shape[0]:
-            self.qp_solves += 1
-            x = _certified_distance(A, hi, center, eq_row is not None)
-            if x is not None:
-                self.fast_qp += 1
-                return float(np.linalg.norm(x - center)), x
+        fast = self.try_nearest_point(G, h, center, eq_row, eq_rhs) if A.shape[0] else None
+        if fast is not None:
+            return fast
         if self.qp_method in ("daqp", "ldp") and A.shape[0]:
             self.qp_solves += 1
             x = _least_distance(A, lo, hi, center)
