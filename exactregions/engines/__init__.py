@@ -116,7 +116,8 @@ def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpo
         :func:`exactregions.engines.subdivision.plan`). Regions crossing a cut are counted in
         each piece before the merge, so pieces cost extra work.
     kernel: the split step, ``"numba"`` (compiled), ``"numpy"`` (the vectorised reference) or
-        ``"auto"`` (numba when it imports); both give the same cells.
+        ``"auto"`` (numba when it imports and pays for its load:
+        :func:`~exactregions.engines.subdivision.resolve_kernel`); both give the same cells.
     """
     from .parallel import run_pieces, run_plan, split_domain
 
