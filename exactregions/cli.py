@@ -1,4 +1,4 @@
-"""Command line: ``exactregions count | bound | compare``.
+"""Command line: ``exactregions count | plot | bound | compare | range | lipschitz``.
 
 Results go to stdout (text, or one JSON object with ``--json``); progress goes to stderr.
 Bad input gives one line on stderr and exit code 2, never a traceback.
@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 
+from .cli_analysis import add_analysis_commands
 from .cli_bounds import add_bound_commands
 from .cli_common import Progress, UsageError, Parser, model_from_args, protect_negatives, add_domain_args, domain_from_args
 from .domains import Ball, DomainError, Plane
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--quiet", action="store_true", help="no progress on stderr")
     pl.set_defaults(func=cmd_plot)
     add_bound_commands(sub)
+    add_analysis_commands(sub)
     return p
 
 

@@ -1,0 +1,72 @@
+"""``exactregions range`` and ``exactregions lipschitz`` (wired into :mod:`exactregions.cli`)."""
+
+from __future__ import annotations
+
+import json
+
+from .analysis import lipschitz, output_range
+from .cli_common import Progress, UsageError, add_domain_args, domain_from_args, model_from_args
+
+
+def add_analysis_commands(sub):
+    r = sub.add_parser("range", help="exact minimum and maximum of every output over a domain")
+    r.add_argument("model", help="model file (.npz, .onnx or .pt)")
+    add_domain_args(r)
+    _common(r)
+    r.set_defaults(func=cmd_range)
+
+    lp = sub.add_parser("lipschitz", help="exact local Lipschitz constant of an output over a domain "
+                                          "(--norm is the input norm, also the ball's)")
+    lp.add_argument("model", help="model file (.npz, .onnx or .pt)")
+    add_domain_args(lp)
+    pick = lp.add_mutually_exclusive_group()
+    pick.add_argument("--output", type=int, help="the output (default 0)")
+    pick.add_argument("--classes", nargs=2, type=int, metavar=("I", "J"), help="the logit difference F_I - F_J")
+    _common(lp)
+    lp.set_defaults(func=cmd_lipschitz)
+
+
+def _common(p):
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--time-limit", type=float, default=None,
+                   help="stop the region count after S seconds (the answer is then a bound, labelled)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def _setup(args):
+    net = model_from_args(args)
+    domain = domain_from_args(args, net.input_dim)
+    if getattr(args, "segment", None) or getattr(args, "plane", None):
+        raise UsageError("range and lipschitz take --ball, --box or --whole")
+    return net, domain, Progress(not args.quiet)
+
+
+def cmd_range(args):
+    net, domain, prog = _setup(args)
+    res = output_range(net, domain, time_limit=args.time_limit, progress=prog)
+    prog.done()
+    if args.json:
+        print(json.dumps(res.to_dict()))
+        return 0
+    note = "" if res.complete else "  (INCOMPLETE count: max values are lower bounds, min values upper bounds)"
+    print(f"regions          {res.regions}{note}")
+    for k, o in enumerate(res.outputs):
+        print(f"output {k:<9d} min {o['min']:.12g}   max {o['max']:.12g}")
+    print(f"programmes       {res.programmes_solved} solved (the others pruned by their bound)")
+    return 0
+
+
+def cmd_lipschitz(args):
+    net, domain, prog = _setup(args)
+    classes = tuple(args.classes) if args.classes else None
+    res = lipschitz(net, domain, norm=args.norm, output=args.output, classes=classes, time_limit=args.time_limit,
+                    progress=prog)
+    prog.done()
+    if args.json:
+        print(json.dumps(res.to_dict()))
+        return 0
+    note = "" if res.complete else "  (INCOMPLETE count: a LOWER bound)"
+    print(f"lipschitz        {res.lipschitz:.12g} (input norm {res.norm}){note}")
+    print(f"global bound     {res.global_upper_bound:.6g} (product of the layers' operator norms)")
+    print(f"regions          {res.regions}")
+    return 0
