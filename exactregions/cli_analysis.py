@@ -1,11 +1,16 @@
-"""``exactregions range`` and ``exactregions lipschitz`` (wired into :mod:`exactregions.cli`)."""
+"""``exactregions range``, ``lipschitz`` and ``robust`` (wired into :mod:`exactregions.cli`).
+
+``robust`` exits with 0 (robust), 10 (not robust) or 3 (unknown: the count did not finish);
+bad input is 2, as everywhere."""
 
 from __future__ import annotations
 
 import json
 
-from .analysis import lipschitz, output_range
+from .analysis import lipschitz, output_range, robust
 from .cli_common import Progress, UsageError, add_domain_args, domain_from_args, model_from_args
+
+EXIT_ROBUST, EXIT_NOT_ROBUST, EXIT_UNKNOWN = 0, 10, 3
 
 
 def add_analysis_commands(sub):
@@ -24,6 +29,16 @@ def add_analysis_commands(sub):
     pick.add_argument("--classes", nargs=2, type=int, metavar=("I", "J"), help="the logit difference F_I - F_J")
     _common(lp)
     lp.set_defaults(func=cmd_lipschitz)
+
+    rb = sub.add_parser("robust", help="exact robustness verdict: is the class the top output everywhere in the "
+                                       "domain? (exit 0 robust, 10 not robust, 3 unknown)")
+    rb.add_argument("model", help="model file (.npz, .onnx or .pt)")
+    add_domain_args(rb)
+    rb.add_argument("--label", type=int, help="the class (default: the one predicted at the centre)")
+    rb.add_argument("--radius-search", action="store_true",
+                    help="also the exact minimal adversarial radius (L2 balls; counts every region of the ball)")
+    _common(rb)
+    rb.set_defaults(func=cmd_robust)
 
 
 def _common(p):
@@ -70,3 +85,28 @@ def cmd_lipschitz(args):
     print(f"global bound     {res.global_upper_bound:.6g} (product of the layers' operator norms)")
     print(f"regions          {res.regions}")
     return 0
+
+
+def cmd_robust(args):
+    net, domain, prog = _setup(args)
+    res = robust(net, domain, label=args.label, radius_search=args.radius_search, time_limit=args.time_limit,
+                 progress=prog)
+    prog.done()
+    if args.json:
+        out = res.to_dict()
+        if not args.radius_search:
+            out.pop("radius")
+        print(json.dumps(out))
+    else:
+        print(f"verdict          {res.verdict} (label {res.label})")
+        if res.min_margin is not None:
+            print(f"smallest margin  {res.min_margin:.12g}")
+        if res.counterexample is not None:
+            print(f"counterexample   class {res.counterexample_class} at a point of the domain "
+                  f"(checked by a forward pass; --json gives its coordinates)")
+        if args.radius_search:
+            print(f"adversarial radius  {res.radius if res.radius is not None else '>= the ball radius'}")
+        if res.note:
+            print(f"note             {res.note}")
+        print(f"regions          {res.regions}, {res.programmes_solved} programmes solved")
+    return {"robust": EXIT_ROBUST, "not robust": EXIT_NOT_ROBUST}.get(res.verdict, EXIT_UNKNOWN)

@@ -100,3 +100,102 @@ def test_cli_range_and_lipschitz_json(tmp_path, capsys):
     assert set(out) >= {"lipschitz", "point", "global_upper_bound"} and out["norm"] == "inf"
     assert main(["lipschitz", str(tmp_path / "m.npz"), "--box", "-1", "1", "--output", "9", "--quiet"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def _margin(net, X, label):
+    F = net.forward(X)
+    return F[:, label] - np.max(np.delete(F, label, axis=1), axis=1)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_robustness_verdicts_agree_with_brute_force(seed):
+    """Robust: no sampled point nor a local optimiser from the worst samples finds a smaller
+    margin than the exact one (which is positive); not robust: the counterexample is real."""
+    from scipy.optimize import minimize
+
+    from exactregions.analysis import robust
+
+    net = random_network(2, [8, 8], seed, outputs=3)
+    rng = np.random.default_rng(seed)
+    seen = set()
+    for r in (1e-3, 0.05, 0.2, 0.6):
+        dom = Ball(np.array([0.1, -0.2]), r)
+        v = robust(net, dom)
+        seen.add(v.verdict)
+        X = dom.sample(20000, rng)
+        m = _margin(net, X, v.label)
+        if v.verdict == "robust":
+            assert v.min_margin > 0 and m.min() >= v.min_margin - 1e-12
+            def in_ball(x):  # the optimiser's point, projected onto the closed ball
+                u = x - dom.center
+                return dom.center + u * min(1.0, r / max(np.linalg.norm(u), 1e-300))
+
+            for x0 in X[np.argsort(m)[:3]]:
+                opt = minimize(lambda x: _margin(net, in_ball(x)[None], v.label)[0], x0, method="Nelder-Mead",
+                               options={"xatol": 1e-10, "fatol": 1e-12})
+                assert opt.fun >= v.min_margin - 1e-9
+        else:
+            assert v.verdict == "not robust"
+            x = np.array(v.counterexample)
+            assert np.linalg.norm(x - dom.center) < r
+            assert int(np.argmax(net.forward(x))) == v.counterexample_class != v.label
+    assert "robust" in seen
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_smallest_margin_over_a_box_equals_the_minimum_over_exact_region_polygons(seed):
+    from exactregions.analysis import robust
+
+    net = random_network(2, [6, 6], 10 + seed, outputs=3)
+    dom = Box([-0.3, -0.2], [0.2, 0.4])
+    polys = region_polygons(count_regions(net, dom, engine="bfs"))
+    V = np.vstack(polys)
+    v = robust(net, dom, label=int(np.argmax(net.forward(dom.seed_point()))), radius_search=False)
+    if v.min_margin is not None:  # complete (no early counterexample): exact against the vertices
+        assert v.min_margin == pytest.approx(_margin(net, V, v.label).min(), abs=1e-9)
+    else:
+        assert v.verdict == "not robust" and _margin(net, V, v.label).min() < 0
+
+
+def test_linear_classifier_adversarial_radius_is_the_distance_to_its_hyperplane():
+    from exactregions.analysis import robust
+
+    w, b = np.array([1.0, 2.0, -0.5]), 0.4
+    W = np.vstack([w, np.zeros(3)])
+    net = Network([np.eye(3), W], [np.full(3, 10.0), np.array([b, 0.0]) - W @ np.full(3, 10.0)])
+    c = np.array([0.3, 0.1, 0.2])
+    dist = abs(w @ c + b) / np.linalg.norm(w)
+    big = robust(net, Ball(c, 2 * dist), radius_search=True)
+    assert big.verdict == "not robust" and big.radius == pytest.approx(dist, abs=1e-9)
+    small = robust(net, Ball(c, 0.9 * dist), radius_search=True)
+    assert small.verdict == "robust" and small.radius is None
+    assert small.min_margin == pytest.approx(abs(w @ c + b) - 0.9 * dist * np.linalg.norm(w), abs=1e-9)
+
+
+def test_a_counterexample_stops_the_traversal_early():
+    from exactregions.analysis import robust
+
+    net = random_network(2, [16, 16], 4, outputs=4)
+    dom = Ball([0.0, 0.0], 1.5)
+    v = robust(net, dom)
+    assert v.verdict == "not robust" and v.min_margin is None
+    assert v.regions < count_regions(net, dom).activation_regions
+
+
+def test_cli_robust_exit_codes_and_json(tmp_path, capsys):
+    from exactregions.analysis import robust
+
+    net = random_network(2, [8, 8], 3, outputs=3)
+    save_npz(net, tmp_path / "m.npz")
+    m = str(tmp_path / "m.npz")
+    small, large = robust(net, Ball([0.1, 0.2], 0.05)), robust(net, Ball([0.1, 0.2], 1.0))
+    assert (small.verdict, large.verdict) == ("robust", "not robust")
+    assert main(["robust", m, "--ball", "0.1,0.2", "0.05", "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "robust" and out["min_margin"] > 0 and out["counterexample"] is None
+    assert main(["robust", m, "--ball", "0.1,0.2", "1.0", "--json", "--quiet", "--radius-search"]) == 10
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "not robust" and len(out["counterexample"]) == 2 and 0 < out["radius"] < 1.0
+    assert main(["robust", m, "--ball", "0.1,0.2", "1.0", "--quiet", "--time-limit", "1e-9"]) == 3
+    assert "unknown" in capsys.readouterr().out
+    assert main(["robust", m, "--ball", "0.1,0.2", "1.0", "--quiet", "--label", "7"]) == 2

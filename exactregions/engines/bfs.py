@@ -33,7 +33,7 @@ __all__ = ["count_regions"]
 def count_regions(net: Network, domain: Domain, *, max_regions: int | None = None,
                   time_limit: float | None = None, tol: Tolerances = Tolerances(),
                   progress=None, keep_regions: bool = True, checkpoint=None,
-                  checkpoint_every: float = 30.0) -> RegionCount:
+                  checkpoint_every: float = 30.0, on_region=None) -> RegionCount:
     """Count the full-dimensional activation regions of ``net`` meeting the open ``domain``.
 
     Parameters
@@ -47,6 +47,10 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
     checkpoint : a file; the traversal's state (visited set, frontier, regions, edges) is saved
         there every ``checkpoint_every`` seconds and when it stops, and a run with the same
         network, domain and tolerances resumes from it. Only load checkpoints you wrote.
+    on_region : optional callable ``on_region(region) -> bool`` called with every region (a
+        :class:`~exactregions.result.Region` with its affine map) as it is found; a true answer
+        stops the traversal (``stop_reason`` "stopped by the caller"), so a question asked of the
+        regions (a robustness verdict) can stop at its first answer.
 
     Examples
     --------
@@ -62,10 +66,11 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
     # with another process busy: 8.3 s with two BLAS threads, 3.4 s with one)
     with threadpool_limits(limits=1, user_api="blas"):
         return _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions, checkpoint,
-                         checkpoint_every)
+                         checkpoint_every, on_region)
 
 
-def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions, checkpoint, checkpoint_every):
+def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions, checkpoint, checkpoint_every,
+              on_region):
     t_start = time.perf_counter()
     oracle = Oracle()
     unstable, fixed, (DA, Db), cap = traversal_setup(net, domain)
@@ -110,7 +115,6 @@ def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions,
                                  known=known.get(key, ()), directions=directions, constraints=(A, c), box=box)
             nbs = net.pattern_across(pattern, [f.point for f in geo.facets], geo.G[[f.row for f in geo.facets]],
                                      tol=tol.coincide) if geo is not None and geo.facets else []
-            affine = (M, m) if keep_regions else None
             # the state changes only from here on, so an interruption above loses nothing
             queue.popleft()
             processed.add(key)
@@ -120,8 +124,8 @@ def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions,
                 continue
             numerics["near_degenerate"].extend(geo.near)
             keys.append(key)
-            regions.append(Region(pattern=pattern, point=geo.point, inradius=geo.inradius, affine=affine)
-                           if keep_regions else None)
+            region = Region(pattern=pattern, point=geo.point, inradius=geo.inradius, affine=(M, m))
+            regions.append(region if keep_regions else None)
             for f, nb in zip(geo.facets, nbs):
                 facet_how[f.how] += 1
                 nb[~unstable] = fixed[~unstable]
@@ -135,6 +139,9 @@ def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions,
                 if nkey not in discovered:
                     discovered[nkey] = len(discovered)
                     queue.append(nb)
+            if on_region is not None and on_region(region):
+                stop_reason = "stopped by the caller"
+                break
             now = time.perf_counter()
             if progress is not None and now - last_report > 0.5:
                 progress(len(regions), len(queue), now - t_start)
