@@ -33,6 +33,7 @@ import numpy as np
 from .domains import Ball, Domain
 from .engines import count_regions
 from .network import as_network
+from .reduction import reduce_dimension
 
 __all__ = ["OutputRange", "Lipschitz", "Robustness", "output_range", "lipschitz", "robust"]
 
@@ -77,11 +78,21 @@ class Lipschitz:
 
 
 def _regions(net, domain, input_shape, count_kwargs):
+    """The BFS's regions of the problem as it is solved: the reduced one where the exact reduction
+    applies (:mod:`exactregions.reduction`: every programme then has the reduced dimension, 21
+    instead of 784 for a digits image), with the map that lifts its points back."""
     if not isinstance(domain, Domain):
-        raise ValueError("output ranges and Lipschitz constants take a ball, box, polytope or the whole space")
+        raise ValueError("output ranges, Lipschitz constants and verdicts take a ball, box, polytope or the "
+                         "whole space")
     net = as_network(net, input_shape)
-    res = count_regions(net, domain, engine="bfs", keep_regions=True, **count_kwargs)
-    return net, res
+    red = reduce_dimension(net, domain) if count_kwargs.pop("reduce", True) else None
+    if red is not None:
+        net, domain, lift = red.net, red.domain, red.lift_points
+    else:
+        def lift(X):
+            return np.asarray(X, dtype=np.float64)
+    res = count_regions(net, domain, engine="bfs", keep_regions=True, reduce=False, **count_kwargs)
+    return net, domain, res, lift
 
 
 def output_range(net, domain, *, input_shape=None, **count_kwargs) -> OutputRange:
@@ -90,7 +101,7 @@ def output_range(net, domain, *, input_shape=None, **count_kwargs) -> OutputRang
     ``count_kwargs`` go to :func:`~exactregions.engines.count_regions` (``time_limit``,
     ``max_regions``, ``tol``, ...); the count is the BFS's, which gives each region's map."""
     t0 = time.perf_counter()
-    net, res = _regions(net, domain, input_shape, count_kwargs)
+    net, domain, res, lift = _regions(net, domain, input_shape, count_kwargs)
     rows = _domain_rows(domain)
     outputs, solved = [], 0
     for k in range(net.output_dim):
@@ -99,7 +110,7 @@ def output_range(net, domain, *, input_shape=None, **count_kwargs) -> OutputRang
             value, point, n = _best_over_regions(net, res, domain, rows, k, sign)
             solved += n
             entry[key] = sign * value
-            entry["arg" + key] = None if point is None else point.tolist()
+            entry["arg" + key] = None if point is None else lift(point).tolist()
         outputs.append({"min": entry["min"], "max": entry["max"], "argmin": entry["argmin"],
                         "argmax": entry["argmax"]})
     return OutputRange(outputs, res.complete, res.activation_regions, solved, time.perf_counter() - t0,
@@ -180,7 +191,6 @@ def lipschitz(net, domain, *, norm=2, output: int | None = None, classes=None, i
     norm = {"2": 2, "1": 1, "inf": np.inf}.get(str(norm), norm)
     if norm not in (1, 2, np.inf):
         raise ValueError(f"norm must be 2, 1 or inf, got {norm}")
-    net, res = _regions(net, domain, input_shape, count_kwargs)
     if classes is not None and output is not None:
         raise ValueError("give an output or two classes, not both")
     out_dim = net.output_dim
@@ -189,6 +199,8 @@ def lipschitz(net, domain, *, norm=2, output: int | None = None, classes=None, i
         if not 0 <= int(j) < out_dim:
             raise ValueError(f"output {j} does not exist: the network has {out_dim} outputs")
     q = _dual_order(norm)
+    net = as_network(net, input_shape)  # the gradients in the original space: no reduction here
+    res = count_regions(net, domain, engine="bfs", keep_regions=True, **count_kwargs)
 
     def row(M):
         return M[picks[0]] - M[picks[1]] if classes is not None else M[picks[0]]
@@ -262,7 +274,8 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
     t0 = time.perf_counter()
     if not isinstance(domain, Domain) or not domain.bounded:
         raise ValueError("a robustness verdict needs a ball, a box or a bounded polytope")
-    net = as_network(net, input_shape)
+    full = as_network(net, input_shape)
+    net = full
     if net.output_dim < 2:
         raise ValueError("a robustness verdict needs a classifier with at least two outputs")
     if label is None:
@@ -277,13 +290,13 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
         return int(np.argmax(M @ region.point + m)) != label
 
     # a radius search needs every region of the ball: no early stop then
-    res = count_regions(net, domain, engine="bfs", keep_regions=True,
-                        on_region=None if radius_search else wrong_class, **count_kwargs)
+    net, domain, res, lift = _regions(net, domain, None, {"on_region": None if radius_search else wrong_class,
+                                                          **count_kwargs})
     n = res.activation_regions
     out = dict(label=label, regions=n, complete=res.complete)
     if res.stop_reason == "stopped by the caller":  # the last region's point is a counterexample
-        x = res.regions[-1].point
-        cls = int(np.argmax(net.forward(x)))
+        x = lift(res.regions[-1].point)
+        cls = int(np.argmax(full.forward(x)))
         if cls == label:  # pragma: no cover - the affine map and the forward pass disagree
             raise RuntimeError("a counterexample did not survive its forward-pass check")
         return Robustness("not robust", min_margin=None, argmin=None, counterexample=x.tolist(),
@@ -297,13 +310,15 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
     value, point, where, solved, touched = _min_margin(net, res, domain, label)
     radius = _adversarial_radius(net, res, domain, label) if radius_search else None
     common = dict(programmes_solved=solved, regions_pruned=n - touched, seconds=0.0, radius=radius, **out)
-    common.update(min_margin=value, argmin=point.tolist())
+    common.update(min_margin=value, argmin=lift(point).tolist())
     if value > 0:
         rob = Robustness("robust", counterexample=None, counterexample_class=None, **common)
     elif value < 0:
-        x = _inside(net, res.regions[where[0]], point, label, where[1])
-        rob = Robustness("not robust", counterexample=x.tolist(), counterexample_class=int(np.argmax(net.forward(x))),
-                         **common)
+        x = lift(_inside(net, res.regions[where[0]], point, label, where[1]))
+        cls = int(np.argmax(full.forward(x)))
+        if cls == label:  # pragma: no cover - the affine map and the forward pass disagree
+            raise RuntimeError("a counterexample did not survive its forward-pass check")
+        rob = Robustness("not robust", counterexample=x.tolist(), counterexample_class=cls, **common)
     else:
         rob = Robustness("unknown", counterexample=None, counterexample_class=None,
                          note="the smallest margin is exactly 0: two classes tie on the domain's boundary", **common)

@@ -199,3 +199,28 @@ def test_cli_robust_exit_codes_and_json(tmp_path, capsys):
     assert main(["robust", m, "--ball", "0.1,0.2", "1.0", "--quiet", "--time-limit", "1e-9"]) == 3
     assert "unknown" in capsys.readouterr().out
     assert main(["robust", m, "--ball", "0.1,0.2", "1.0", "--quiet", "--label", "7"]) == 2
+
+
+def test_answers_in_the_reduced_space_equal_the_unreduced_ones():
+    """A 12-D ball of a rank-3 first layer: ranges and verdicts are solved in 3-D and lifted back."""
+    rng = np.random.default_rng(0)
+    base = random_network(12, [6, 6], 1, outputs=3)
+    W0 = rng.normal(size=(6, 3)) @ rng.normal(size=(3, 12)) / np.sqrt(12)
+    net = Network([W0, *base.weights[1:]], base.biases)
+    from exactregions.analysis import robust
+
+    c = np.full(12, 0.05)
+    for r in (0.3, 1.2):
+        dom = Ball(c, r)
+        a, b = output_range(net, dom), output_range(net, dom, reduce=False)
+        for oa, ob in zip(a.outputs, b.outputs):
+            assert oa["max"] == pytest.approx(ob["max"], abs=1e-8) and oa["min"] == pytest.approx(ob["min"], abs=1e-8)
+            assert np.linalg.norm(np.array(oa["argmax"]) - c) <= r + 1e-9
+        va, vb = robust(net, dom, radius_search=True), robust(net, dom, radius_search=True, reduce=False)
+        assert va.verdict == vb.verdict
+        assert (va.radius is None) == (vb.radius is None)
+        if va.radius is not None:
+            assert va.radius == pytest.approx(vb.radius, abs=1e-8)
+        if va.counterexample is not None:
+            assert len(va.counterexample) == 12
+            assert int(np.argmax(net.forward(np.array(va.counterexample)))) == va.counterexample_class
