@@ -186,6 +186,59 @@ def digits_conv_net(seed=0, epochs=3):
     return from_torch(model.eval(), input_shape=(1, 8, 8)), X.reshape(len(X), -1).double().numpy()
 
 
+def digits_mlp(seed=0, epochs=20):
+    """The 64-D digits MLP of scripts/experiments.py (8x8 pixels / 16, [32,32], Adam lr 0.01,
+    batches of 32), and its training images."""
+    import torch
+    import torch.nn as nn
+    from sklearn.datasets import load_digits
+
+    from exactregions.io.torch import from_torch
+
+    X, y = load_digits(return_X_y=True)
+    X, y = torch.as_tensor(X / 16.0), torch.as_tensor(y)
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10)).double()
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(epochs):
+        perm = torch.randperm(len(X))
+        for i in range(0, len(X), 32):
+            idx = perm[i:i + 32]
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(X[idx]), y[idx]).backward()
+            opt.step()
+    return from_torch(model), X.numpy()
+
+
+def run_verdicts():
+    """Time to a robustness verdict (issue 12) on the digits MLPs, L2 and L-inf balls, with the
+    share of regions whose margin programmes the branch and bound skipped."""
+    from exactregions.analysis import robust
+
+    net64, X = digits_mlp()
+    net784 = load_model(SPEED / "d784_32x32_digits.npz")
+    image = np.load(SPEED / "d784_center.npy").ravel()
+    mid = (X[0] + X[1]) / 2  # between two images of different classes: near a decision boundary
+    cases = [("64d-image0-l2-r0.1", net64, Ball(X[0], 0.1)), ("64d-image0-l2-r0.3", net64, Ball(X[0], 0.3)),
+             ("64d-image0-linf-r0.02", net64, Ball(X[0], 0.02, norm="inf")),
+             ("64d-between-l2-r0.05", net64, Ball(mid, 0.05)), ("64d-between-l2-r0.2", net64, Ball(mid, 0.2)),
+             ("64d-between-linf-r0.005", net64, Ball(mid, 0.005, norm="inf")),
+             ("64d-between-linf-r0.02", net64, Ball(mid, 0.02, norm="inf")),
+             ("784d-image7-l2-r0.3", net784, Ball(image, 0.3)), ("784d-image7-l2-r1.0", net784, Ball(image, 1.0))]
+    rows = []
+    for name, net, dom in cases:
+        t = time.perf_counter()
+        v = robust(net, dom, time_limit=120)
+        sec = time.perf_counter() - t
+        rows.append({"workload": f"robust-{name}", "engine": "bfs", "dims": str(dom.dim), "regions": v.regions,
+                     "complete": v.verdict != "unknown", "seconds": round(sec, 3),
+                     "regions_per_s": round(v.regions / sec) if sec else 0,
+                     "lp_per_region": "", "qp_per_region": "", "workers": 1, "kernel": "", "kernel_load_s": "",
+                     "peak_rss_MiB": "", "verdict": v.verdict, "programmes": v.programmes_solved,
+                     "pruned_share": round(v.regions_pruned / v.regions, 3) if v.regions else None})
+    return rows
+
+
 def run_slices(radius=1.0, n_segments=1000):
     from exactregions.domains import Plane, Segment
 
@@ -222,12 +275,20 @@ def main():
     ap.add_argument("--only", help="comma-separated workload names")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one workload in this process
     ap.add_argument("--no-slices", action="store_true", help="skip the conv-net slice workloads")
+    ap.add_argument("--verdicts", action="store_true", help="only the robustness-verdict workloads")
     ap.add_argument("--json", help="also write the rows to this JSON file")
     args = ap.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one)))
         return
     names = QUICK if args.quick else (args.only.split(",") if args.only else list(WORKLOADS) + [CLI_ROW])
+    if args.verdicts:
+        print("| workload | dims | verdict | regions | seconds | margin programmes | regions pruned |")
+        print("|---|---:|---|---:|---:|---:|---:|")
+        for r in run_verdicts():
+            print(f"| {r['workload']} | {r['dims']} | {r['verdict']} | {r['regions']:,} | {r['seconds']} | "
+                  f"{r['programmes']} | {r['pruned_share']} |", flush=True)
+        return
     rows = []
     print("| workload | engine | dims | regions | seconds | regions/s | peer s | ratio | LP/region | QP/region "
           "| workers | kernel (load s) | peak RSS MiB | worker peak RSS MiB |")
