@@ -243,7 +243,7 @@ def run_slices(radius=1.0, n_segments=1000):
     from exactregions.domains import Plane, Segment
 
     net, X = digits_conv_net()
-    count_regions(random_network(2, [2], 0), Box(-1, 1, dim=2), engine="subdivision")  # load the compiled kernel
+    count_regions(random_network(2, [2], 0), Box(-1, 1, dim=2), engine="subdivision", kernel="numba")  # load it
     rows = []
     for engine in ("bfs", "subdivision"):
         plane = Plane(X[0], X[1], X[2], radius=radius)
@@ -300,7 +300,7 @@ def main():
         print(f"| {r['workload']} | {r.get('engine', '')} | {r.get('dims', '')} | {r['regions']:,}{flag} | "
               f"{r['seconds']} | {r['regions_per_s']:,} | {r.get('peer_s') or ''} | {r.get('ratio') or ''} | "
               f"{r['lp_per_region']} | {r['qp_per_region']} | {r['workers']} | "
-              f"{r.get('kernel') or ''}{' (%s)' % r['kernel_load_s'] if r.get('kernel_load_s') != '' else ''} | "
+              f"{r.get('kernel') or ''}{' (%s)' % r['kernel_load_s'] if r.get('kernel_load_s', '') != '' else ''} | "
               f"{r['peak_rss_MiB']} | "
               f"{r.get('worker_peak_rss_MiB', '')} |", flush=True)
 

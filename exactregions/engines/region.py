@@ -173,9 +173,6 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
     if l2_ball is not None:  # a hyperplane at distance >= r from the centre misses the open ball
         c, r = l2_ball
         decided = np.abs(G @ c - h) >= r - tol.ball
-        if shortcuts:  # so does a facet kept that far by its hyperplane and one other row
-            rest = np.flatnonzero(~decided)
-            decided[rest] = pair_distance_bound(lp.G, lp.h, rest, c) > (r - tol.ball) * (1 + 1e-12)
     else:
         decided = np.zeros(m, bool)
     if shortcuts:
@@ -184,6 +181,9 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
                                    & (np.abs(h - h_known) <= 1e3 * tol.coincide))
             decided[match] = True  # the edge was recorded from the other side
         facet_rows = set(np.flatnonzero(decided).tolist())
+        if l2_ball is not None:  # a facet kept that far by its hyperplane and one other row misses too
+            rest = np.flatnonzero(~decided)  # (decided, but not rows for the vertex test below)
+            decided[rest] = pair_distance_bound(lp.G, lp.h, rest, c) > (r - tol.ball) * (1 + 1e-12)
         # rays from the Chebyshev centre and, in an L2 ball that misses it, also from the
         # region's point inside the ball: a hit inside the ball needs no distance QP
         hits = {}
