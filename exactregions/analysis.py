@@ -282,8 +282,8 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
         label = int(np.argmax(net.forward(domain.seed_point())))
     if not 0 <= label < net.output_dim:
         raise ValueError(f"label {label} does not exist: the network has {net.output_dim} outputs")
-    if radius_search and not (isinstance(domain, Ball) and domain.norm == 2 and domain.clip is None):
-        raise ValueError("the radius search is for unclipped L2 balls")
+    if radius_search and not (isinstance(domain, Ball) and domain.clip is None):
+        raise ValueError("the radius search is for balls (L2, L1 or L-inf, not clipped)")
 
     def wrong_class(region):
         M, m = region.affine
@@ -366,18 +366,19 @@ def _inside(net, region, x_star, label, rival):
 
 
 def _adversarial_radius(net, res, domain, label):
-    """Smallest distance from the ball's centre to a point of a region where a rival class ties or
-    wins (exact distance QPs, branch and bound on the distance to the tie hyperplane); None when
-    no such point lies inside the ball."""
+    """Smallest distance, in the ball's norm, from its centre to a point of a region where a rival
+    class ties or wins (L2: exact distance QPs; L1 and L-inf: linear programmes), with branch and
+    bound on the distance to the tie hyperplane (``|w c + b| / ||w||_q``, q the dual norm); None
+    when no such point lies inside the ball."""
     from .oracle import Oracle
 
-    c, r = domain.center, domain.radius
+    c, r, p = domain.center, domain.radius, domain.norm
     oracle = Oracle()
     keep = ~net.linear_mask()
     cands = []
     for i, reg in enumerate(res.regions):
         w, b, _ = _margin_maps(reg, label)
-        norms = np.linalg.norm(w, axis=1)
+        norms = np.linalg.norm(w, ord=_dual_order(p), axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             lower = np.where(w @ c + b <= 0, 0.0, np.where(norms > 0, (w @ c + b) / norms, np.inf))
         cands += [(lo, i, wk, bk) for lo, wk, bk in zip(lower, w, b)]
@@ -394,6 +395,44 @@ def _adversarial_radius(net, res, domain, label):
         nz = np.linalg.norm(G, axis=1) > 0
         if np.any(~nz & (h < 0)):
             continue  # a constant row that cannot hold: empty
-        dist, _ = oracle.nearest_point(G[nz], h[nz], c, what="the distance from the centre to a class change")
+        if p == 2:
+            dist, _ = oracle.nearest_point(G[nz], h[nz], c, what="the distance from the centre to a class change")
+        else:
+            dist = _polyhedral_distance(G[nz], h[nz], c, p)
         best = min(best, dist)
     return float(best) if best < r else None
+
+
+def _polyhedral_distance(G, h, c, p):
+    """``min ||x - c||_p`` over ``{G x <= h}`` for p = inf or 1, a linear programme (Clarabel):
+    variables ``(x, s)`` with ``|x - c| <= s`` coordinate-wise; minimise ``max s`` (as ``t``) or
+    ``sum s``. ``inf`` when the set is empty."""
+    import clarabel
+    from scipy import sparse
+
+    m, d = G.shape
+    n = 2 * d + 1  # x, s, t
+    I, Z = np.eye(d), np.zeros((d, 1))
+    rows = [np.hstack([G, np.zeros((m, d + 1))]),
+            np.hstack([I, -I, Z]), np.hstack([-I, -I, Z])]  # x - c <= s, c - x <= s
+    rhs = [h, c, -c]
+    if p == np.inf:
+        rows.append(np.hstack([np.zeros((d, d)), I, -np.ones((d, 1))]))  # s <= t
+        rhs.append(np.zeros(d))
+        cost = np.r_[np.zeros(2 * d), 1.0]
+    else:
+        cost = np.r_[np.zeros(d), np.ones(d), 0.0]
+    A = np.vstack(rows)
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = CONE_TOL
+    sol = clarabel.DefaultSolver(sparse.csc_matrix((n, n)), cost, sparse.csc_matrix(A), np.concatenate(rhs),
+                                 [clarabel.NonnegativeConeT(A.shape[0])], settings).solve()
+    status = str(sol.status)
+    if "PrimalInfeasible" in status:
+        return np.inf
+    if "Solved" not in status:
+        from .oracle import SolverError
+        raise SolverError(f"Clarabel could not find the distance to a class change: status {status}")
+    x = np.asarray(sol.x)[:d]
+    return float(np.linalg.norm(x - c, ord=p))

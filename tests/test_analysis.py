@@ -224,3 +224,18 @@ def test_answers_in_the_reduced_space_equal_the_unreduced_ones():
         if va.counterexample is not None:
             assert len(va.counterexample) == 12
             assert int(np.argmax(net.forward(np.array(va.counterexample)))) == va.counterexample_class
+
+
+@pytest.mark.parametrize("norm,dual", [("inf", 1), (1, np.inf)])
+def test_linear_classifier_adversarial_radius_in_the_l1_and_linf_norms(norm, dual):
+    """The distance in the p-norm to the hyperplane w x + b = 0 is |w c + b| / ||w||_q."""
+    from exactregions.analysis import robust
+
+    w, b = np.array([1.0, 2.0, -0.5]), 0.4
+    W = np.vstack([w, np.zeros(3)])
+    net = Network([np.eye(3), W], [np.full(3, 10.0), np.array([b, 0.0]) - W @ np.full(3, 10.0)])
+    c = np.array([0.3, 0.1, 0.2])
+    dist = abs(w @ c + b) / np.linalg.norm(w, ord=dual)
+    v = robust(net, Ball(c, 2 * dist, norm=norm), radius_search=True)
+    assert v.verdict == "not robust" and v.radius == pytest.approx(dist, abs=1e-8)
+    assert robust(net, Ball(c, 0.9 * dist, norm=norm), radius_search=True).radius is None
