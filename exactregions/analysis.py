@@ -37,8 +37,9 @@ from .reduction import reduce_dimension
 
 __all__ = ["OutputRange", "Lipschitz", "Robustness", "output_range", "lipschitz", "robust"]
 
-#: Clarabel's gap and feasibility tolerances for the per-region programmes (its defaults are 1e-8)
-CONE_TOL = 1e-11
+#: Clarabel's gap and feasibility tolerances for the per-region programmes, tried in turn when the
+#: solver ends "almost solved" (its own default is 1e-8)
+CONE_TOLS = (1e-11, 1e-9, 1e-8)
 
 
 @dataclass
@@ -145,7 +146,6 @@ def _best_over_regions(net, res, domain, rows, k, sign):
 def _maximise_on_region(net, pattern, w, b, domain, rows):
     """max of ``w x + b`` over the closure of region ∩ domain (Clarabel): (value, point)."""
     import clarabel
-    from scipy import sparse
 
     A, c = net.region_constraints(pattern)
     keep = ~net.linear_mask()
@@ -158,19 +158,36 @@ def _maximise_on_region(net, pattern, w, b, domain, rows):
         G = np.vstack([G, np.zeros((1, d)), -np.eye(d)])
         h = np.concatenate([h, [domain.radius], -domain.center])
         cones.append(clarabel.SecondOrderConeT(d + 1))
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = CONE_TOL
-    solver = clarabel.DefaultSolver(sparse.csc_matrix((d, d)), -w, sparse.csc_matrix(G), h, cones, settings)
-    sol = solver.solve()
-    status = str(sol.status)
-    if "DualInfeasible" in status:
+    x = _cone_programme(-w, G, h, cones, "the maximum of an output over a region")
+    if isinstance(x, str):  # a nonempty region (it has a point) can only be unbounded
         return np.inf, None
-    if "Solved" not in status:
-        from .oracle import SolverError
-        raise SolverError(f"Clarabel could not maximise an output over a region: status {status}")
-    x = np.asarray(sol.x)
     return float(w @ x + b), x
+
+
+def _cone_programme(cost, A, b, cones, what):
+    """``min cost.x`` subject to ``b - A x`` in ``cones``, by Clarabel: the solution, or
+    "infeasible" / "unbounded". Its gap and feasibility tolerances are :data:`CONE_TOLS`, the next
+    one tried when it ends "almost solved" (short of the tolerance asked); any other status, or
+    "almost solved" at the last one, raises :class:`~exactregions.oracle.SolverError`."""
+    import clarabel
+    from scipy import sparse
+
+    n = cost.size
+    P, A = sparse.csc_matrix((n, n)), sparse.csc_matrix(A)
+    for tol in CONE_TOLS:
+        settings = clarabel.DefaultSettings()
+        settings.verbose = False
+        settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = tol
+        sol = clarabel.DefaultSolver(P, cost, A, b, cones, settings).solve()
+        status = str(sol.status)
+        if status == "Solved":
+            return np.asarray(sol.x)
+        if status in ("PrimalInfeasible", "DualInfeasible"):
+            return "infeasible" if status == "PrimalInfeasible" else "unbounded"
+        if status != "AlmostSolved":
+            break
+    from .oracle import SolverError
+    raise SolverError(f"Clarabel could not decide {what}: status {status}")
 
 
 def _dual_order(norm) -> float:
@@ -408,10 +425,8 @@ def _polyhedral_distance(G, h, c, p):
     variables ``(x, s)`` with ``|x - c| <= s`` coordinate-wise; minimise ``max s`` (as ``t``) or
     ``sum s``. ``inf`` when the set is empty."""
     import clarabel
-    from scipy import sparse
 
     m, d = G.shape
-    n = 2 * d + 1  # x, s, t
     I, Z = np.eye(d), np.zeros((d, 1))
     rows = [np.hstack([G, np.zeros((m, d + 1))]),
             np.hstack([I, -I, Z]), np.hstack([-I, -I, Z])]  # x - c <= s, c - x <= s
@@ -423,16 +438,8 @@ def _polyhedral_distance(G, h, c, p):
     else:
         cost = np.r_[np.zeros(d), np.ones(d), 0.0]
     A = np.vstack(rows)
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = CONE_TOL
-    sol = clarabel.DefaultSolver(sparse.csc_matrix((n, n)), cost, sparse.csc_matrix(A), np.concatenate(rhs),
-                                 [clarabel.NonnegativeConeT(A.shape[0])], settings).solve()
-    status = str(sol.status)
-    if "PrimalInfeasible" in status:
+    x = _cone_programme(cost, A, np.concatenate(rhs), [clarabel.NonnegativeConeT(A.shape[0])],
+                        "the distance to a class change")
+    if isinstance(x, str):  # bounded below by 0: only an empty set gets here
         return np.inf
-    if "Solved" not in status:
-        from .oracle import SolverError
-        raise SolverError(f"Clarabel could not find the distance to a class change: status {status}")
-    x = np.asarray(sol.x)[:d]
-    return float(np.linalg.norm(x - c, ord=p))
+    return float(np.linalg.norm(x[:d] - c, ord=p))
