@@ -78,13 +78,17 @@ class Lipschitz:
                 "regions": self.regions, "seconds": self.seconds}
 
 
+def _check_domain(domain):
+    if not isinstance(domain, Domain):
+        raise ValueError("output ranges, Lipschitz constants and verdicts take a ball, box, polytope or the "
+                         "whole space")
+
+
 def _regions(net, domain, input_shape, count_kwargs):
     """The BFS's regions of the problem as it is solved: the reduced one where the exact reduction
     applies (:mod:`exactregions.reduction`: every programme then has the reduced dimension, 21
     instead of 784 for a digits image), with the map that lifts its points back."""
-    if not isinstance(domain, Domain):
-        raise ValueError("output ranges, Lipschitz constants and verdicts take a ball, box, polytope or the "
-                         "whole space")
+    _check_domain(domain)
     net = as_network(net, input_shape)
     red = reduce_dimension(net, domain) if count_kwargs.pop("reduce", True) else None
     if red is not None:
@@ -205,6 +209,8 @@ def lipschitz(net, domain, *, norm=2, output: int | None = None, classes=None, i
     inf); next to it the global bound ``||w||_q prod_l ||W_l||_{p->p}`` (ReLU and LeakyReLU are
     1-Lipschitz coordinate by coordinate, so each layer is ``||W_l||_{p->p}``-Lipschitz)."""
     t0 = time.perf_counter()
+    _check_domain(domain)
+    net = as_network(net, input_shape)  # the gradients in the original space: no reduction here
     norm = {"2": 2, "1": 1, "inf": np.inf}.get(str(norm), norm)
     if norm not in (1, 2, np.inf):
         raise ValueError(f"norm must be 2, 1 or inf, got {norm}")
@@ -216,7 +222,6 @@ def lipschitz(net, domain, *, norm=2, output: int | None = None, classes=None, i
         if not 0 <= int(j) < out_dim:
             raise ValueError(f"output {j} does not exist: the network has {out_dim} outputs")
     q = _dual_order(norm)
-    net = as_network(net, input_shape)  # the gradients in the original space: no reduction here
     res = count_regions(net, domain, engine="bfs", keep_regions=True, **count_kwargs)
 
     def row(M):
@@ -284,21 +289,21 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
        inside the open domain (stepped from the minimiser towards the region's point), checked
        by a forward pass.
 
-    ``radius_search`` (L2 balls): the exact minimal adversarial radius, the smallest distance from
-    the centre to a point of some region where a rival class ties or wins (a distance QP per region
-    and class, branch and bound on the distance to the tie hyperplane).
+    ``radius_search`` (unclipped balls): the exact minimal adversarial radius in the ball's norm,
+    the smallest distance from the centre to a point of some region where a rival class ties or
+    wins (per region and class a distance QP in L2, a linear programme in L1 and L-inf; branch and
+    bound on the distance to the tie hyperplane).
     """
     t0 = time.perf_counter()
     if not isinstance(domain, Domain) or not domain.bounded:
         raise ValueError("a robustness verdict needs a ball, a box or a bounded polytope")
-    full = as_network(net, input_shape)
-    net = full
-    if net.output_dim < 2:
+    full = as_network(net, input_shape)  # the network as given; ``net`` below is the one solved
+    if full.output_dim < 2:
         raise ValueError("a robustness verdict needs a classifier with at least two outputs")
     if label is None:
-        label = int(np.argmax(net.forward(domain.seed_point())))
-    if not 0 <= label < net.output_dim:
-        raise ValueError(f"label {label} does not exist: the network has {net.output_dim} outputs")
+        label = int(np.argmax(full.forward(domain.seed_point())))
+    if not 0 <= label < full.output_dim:
+        raise ValueError(f"label {label} does not exist: the network has {full.output_dim} outputs")
     if radius_search and not (isinstance(domain, Ball) and domain.clip is None):
         raise ValueError("the radius search is for balls (L2, L1 or L-inf, not clipped)")
 
@@ -307,7 +312,7 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
         return int(np.argmax(M @ region.point + m)) != label
 
     # a radius search needs every region of the ball: no early stop then
-    net, domain, res, lift = _regions(net, domain, None, {"on_region": None if radius_search else wrong_class,
+    net, domain, res, lift = _regions(full, domain, None, {"on_region": None if radius_search else wrong_class,
                                                           **count_kwargs})
     n = res.activation_regions
     out = dict(label=label, regions=n, complete=res.complete)

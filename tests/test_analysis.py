@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from exactregions import Ball, Box, Network, count_regions
+from exactregions import Ball, Box, Network, Plane, as_network, count_regions
 from exactregions.analysis import lipschitz, output_range
 from exactregions.cli import main
 from exactregions.io import save_npz
@@ -239,3 +239,22 @@ def test_linear_classifier_adversarial_radius_in_the_l1_and_linf_norms(norm, dua
     v = robust(net, Ball(c, 2 * dist, norm=norm), radius_search=True)
     assert v.verdict == "not robust" and v.radius == pytest.approx(dist, abs=1e-8)
     assert robust(net, Ball(c, 0.9 * dist, norm=norm), radius_search=True).radius is None
+
+
+def test_the_answers_take_a_torch_module_and_a_model_path(tmp_path):
+    import torch
+    import torch.nn as nn
+
+    from exactregions.analysis import robust
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 3))
+    net = as_network(model)
+    save_npz(net, tmp_path / "m.npz")
+    dom = Ball(torch.tensor([0.1, -0.2]), 0.5)
+    for m in (model, tmp_path / "m.npz"):
+        assert lipschitz(m, dom, classes=(0, 2)).lipschitz == pytest.approx(lipschitz(net, dom, classes=(0, 2)).lipschitz)
+        assert output_range(m, dom).outputs[1]["max"] == pytest.approx(output_range(net, dom).outputs[1]["max"])
+        assert robust(m, dom).verdict == robust(net, dom).verdict
+    with pytest.raises(ValueError, match="ball, box, polytope"):
+        lipschitz(net, Plane([0.0, 0.0], [1.0, 0.0], [0.0, 1.0]))
