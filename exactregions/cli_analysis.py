@@ -14,38 +14,33 @@ EXIT_ROBUST, EXIT_NOT_ROBUST, EXIT_UNKNOWN = 0, 10, 3
 
 
 def add_analysis_commands(sub):
-    r = sub.add_parser("range", help="exact minimum and maximum of every output over a domain")
-    r.add_argument("model", help="model file (.npz, .onnx or .pt)")
-    add_domain_args(r)
-    _common(r)
-    r.set_defaults(func=cmd_range)
+    def extra_lipschitz(p):
+        pick = p.add_mutually_exclusive_group()
+        pick.add_argument("--output", type=int, help="the output (default 0)")
+        pick.add_argument("--classes", nargs=2, type=int, metavar=("I", "J"), help="the logit difference F_I - F_J")
 
-    lp = sub.add_parser("lipschitz", help="exact local Lipschitz constant of an output over a domain "
-                                          "(--norm is the input norm, also the ball's)")
-    lp.add_argument("model", help="model file (.npz, .onnx or .pt)")
-    add_domain_args(lp)
-    pick = lp.add_mutually_exclusive_group()
-    pick.add_argument("--output", type=int, help="the output (default 0)")
-    pick.add_argument("--classes", nargs=2, type=int, metavar=("I", "J"), help="the logit difference F_I - F_J")
-    _common(lp)
-    lp.set_defaults(func=cmd_lipschitz)
+    def extra_robust(p):
+        p.add_argument("--label", type=int, help="the class (default: the one predicted at the centre)")
+        p.add_argument("--radius-search", action="store_true",
+                       help="also the exact minimal adversarial radius in the ball's norm (counts every region "
+                            "of the ball)")
 
-    rb = sub.add_parser("robust", help="exact robustness verdict: is the class the top output everywhere in the "
-                                       "domain? (exit 0 robust, 10 not robust, 3 unknown)")
-    rb.add_argument("model", help="model file (.npz, .onnx or .pt)")
-    add_domain_args(rb)
-    rb.add_argument("--label", type=int, help="the class (default: the one predicted at the centre)")
-    rb.add_argument("--radius-search", action="store_true",
-                    help="also the exact minimal adversarial radius (L2 balls; counts every region of the ball)")
-    _common(rb)
-    rb.set_defaults(func=cmd_robust)
-
-
-def _common(p):
-    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    p.add_argument("--time-limit", type=float, default=None,
-                   help="stop the region count after S seconds (the answer is then a bound, labelled)")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    for name, help_, extra, func in (
+            ("range", "exact minimum and maximum of every output over a domain", None, cmd_range),
+            ("lipschitz", "exact local Lipschitz constant of an output over a domain (--norm is the input "
+                          "norm, also the ball's)", extra_lipschitz, cmd_lipschitz),
+            ("robust", "exact robustness verdict: is the class the top output everywhere in the domain? "
+                       "(exit 0 robust, 10 not robust, 3 unknown)", extra_robust, cmd_robust)):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("model", help="model file (.npz, .onnx or .pt)")
+        add_domain_args(p)
+        if extra is not None:
+            extra(p)
+        p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+        p.add_argument("--time-limit", type=float, default=None,
+                       help="stop the region count after S seconds (the answer is then a bound, labelled)")
+        p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+        p.set_defaults(func=func)
 
 
 def _setup(args):
