@@ -515,9 +515,11 @@ def _next_layer(net, cells: Cells, l: int, maps, ball, kernel="numpy"):
     """After layer ``l``: drop cells that miss the ball; each cell's affine map of layer l+1
     (None after the last layer)."""
     A, c = maps
-    if ball is not None:
+    last = l + 1 == len(net.hidden_widths)
+    # after the last layer, the compiled kernel's _finish runs this same hull test on every cell
+    if ball is not None and not (last and kernel == "numba"):
         cells = _prune_ball(cells, *ball, kernel=kernel)
-    if l + 1 == len(net.hidden_widths):
+    if last:
         return cells, None
     sl = net.layer_slices()[l]
     W, b, s, lin = net.weights[l + 1], net.biases[l + 1], net.slopes[l], net.linear[l]
