@@ -344,7 +344,7 @@ def _certified_lp(G, h, box, eq=None):
         sense[eq] = 5
     cost = np.zeros(d + 1)
     cost[d] = -1.0
-    z, _, flag, info = daqp.solve(np.zeros((d + 1, d + 1)), cost, A, h.copy(), lo, sense, **_DAQP_OPTIONS)
+    z, _, flag, info = daqp.solve(np.zeros((d + 1, d + 1)), cost, A, h, lo, sense, **_DAQP_OPTIONS)
     if flag != 1:
         return None
     x = np.asarray(z[:d], dtype=np.float64)
