@@ -1,4 +1,4 @@
-"""Command line: ``exactregions count | plot | bound | compare | range | lipschitz``.
+"""Command line: ``exactregions count | plot | bound | compare | range | lipschitz | robust``.
 
 Results go to stdout (text, or one JSON object with ``--json``); progress goes to stderr.
 Bad input gives one line on stderr and exit code 2, never a traceback.

@@ -6,8 +6,7 @@ import json
 
 from .bounds.compare import ALL_METHODS, all_bounds, compare
 from .bounds.global_bounds import GLOBAL_METHODS
-from .cli_common import Progress, UsageError, add_domain_args, domain_from_args
-from .io import load_model
+from .cli_common import Progress, UsageError, add_domain_args, domain_from_args, model_from_args
 
 
 def add_bound_commands(sub):
@@ -54,7 +53,7 @@ def cmd_bound(args):
     else:
         if args.model is None:
             raise UsageError("give a MODEL, or --arch for architecture-only bounds")
-        target = load_model(args.model)
+        target = model_from_args(args)
         domain = None
         if args.ball or args.box or args.whole:
             domain = domain_from_args(args, target.input_dim)
@@ -78,7 +77,7 @@ def cmd_bound(args):
 
 def cmd_compare(args):
 
-    net = load_model(args.model)
+    net = model_from_args(args)
     domain = domain_from_args(args, net.input_dim)
     prog = Progress(not args.quiet)
     cmp_ = compare(net, domain, max_regions=args.max_regions, time_limit=args.time_limit, progress=prog)
