@@ -76,10 +76,10 @@ class Reduction:
     def lift_patterns(self, P) -> np.ndarray:
         """Reduced patterns -> original patterns (removed units are inactive: bit False)."""
         P = np.atleast_2d(np.asarray(P, dtype=bool))
-        n1 = self.kept.size
-        out = np.zeros((P.shape[0], P.shape[1] + int((~self.kept).sum())), bool)
-        out[:, :n1][:, self.kept] = P[:, :int(self.kept.sum())]
-        out[:, n1:] = P[:, int(self.kept.sum()):]
+        n1, nk = self.kept.size, int(self.kept.sum())
+        out = np.zeros((P.shape[0], P.shape[1] + n1 - nk), bool)
+        out[:, :n1][:, self.kept] = P[:, :nk]
+        out[:, n1:] = P[:, nk:]
         return out
 
     def lift_affine(self, M, m):
