@@ -187,8 +187,9 @@ def digits_conv_net(seed=0, epochs=3):
 
 
 def digits_mlp(seed=0, epochs=20):
-    """The 64-D digits MLP of scripts/experiments.py (8x8 pixels / 16, [32,32], Adam lr 0.01,
-    batches of 32), and its training images."""
+    """A 64-D digits MLP with the recipe of scripts/experiments.py (8x8 pixels / 16, [32,32], Adam
+    lr 0.01, batches of 32, 20 epochs), trained on all 1,797 images (the experiment trains on a
+    70% split), and the images."""
     import torch
     import torch.nn as nn
     from sklearn.datasets import load_digits
