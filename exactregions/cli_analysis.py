@@ -47,7 +47,7 @@ def _setup(args):
     net = model_from_args(args)
     domain = domain_from_args(args, net.input_dim)
     if getattr(args, "segment", None) or getattr(args, "plane", None):
-        raise UsageError("range and lipschitz take --ball, --box or --whole")
+        raise UsageError("range, lipschitz and robust take --ball, --box or --whole")
     return net, domain, Progress(not args.quiet)
 
 
