@@ -15,90 +15,18 @@ import networkx as nx
 import numpy as np
 
 from .engines.region import Tolerances, neuron_rows
+from .polygons import ARC_STEP, clip_disc, clip_halfplane, polygon_area  # noqa: F401 (re-exported)
 
 __all__ = ["region_polygons", "plot_regions", "polygon_area", "clip_halfplane", "clip_disc"]
 
-ARC_STEP = np.pi / 720
-
-
-def clip_halfplane(poly: np.ndarray, g: np.ndarray, h: float) -> np.ndarray:
-    """Sutherland–Hodgman: the part of a convex polygon (vertices in order) with ``g.x <= h``."""
-    if len(poly) == 0:
-        return poly
-    s = poly @ g - h
-    out = []
-    n = len(poly)
-    for i in range(n):
-        a, b = poly[i], poly[(i + 1) % n]
-        sa, sb = s[i], s[(i + 1) % n]
-        if sa <= 0:
-            out.append(a)
-        if (sa < 0 < sb) or (sb < 0 < sa):
-            out.append(a + (b - a) * (sa / (sa - sb)))
-    return np.array(out) if out else np.zeros((0, 2))
-
-
-def polygon_area(poly: np.ndarray) -> float:
-    """Shoelace area (positive for counter-clockwise vertices)."""
-    if len(poly) < 3:
-        return 0.0
-    x, y = poly[:, 0], poly[:, 1]
-    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
-
-
-def clip_disc(poly: np.ndarray, center, radius: float) -> np.ndarray:
-    """Convex polygon (counter-clockwise) ∩ disc, as a polygon whose arcs are fine chords."""
-    c = np.asarray(center, float)
-    if len(poly) < 3:
-        return np.zeros((0, 2))
-    inside = np.linalg.norm(poly - c, axis=1) <= radius
-    if inside.all():
-        return poly
-    pts, kinds = [], []  # kinds: 'v' vertex inside, 'in' entering the disc, 'out' leaving it
-    n = len(poly)
-    for i in range(n):
-        a, b = poly[i], poly[(i + 1) % n]
-        if inside[i]:
-            pts.append(a), kinds.append("v")
-        d, f = b - a, a - c
-        A, B, C = d @ d, 2 * f @ d, f @ f - radius ** 2
-        disc = B * B - 4 * A * C
-        if A == 0 or disc <= 0:
-            continue
-        sq = np.sqrt(disc)
-        for t, kind in (((-B - sq) / (2 * A), "in"), ((-B + sq) / (2 * A), "out")):
-            if 0 < t < 1:
-                pts.append(a + t * d), kinds.append(kind)
-    if not pts:  # no crossing: the disc is inside the polygon, or they are disjoint
-        if _contains_convex(poly, c):
-            ang = np.arange(0, 2 * np.pi, ARC_STEP)
-            return c + radius * np.stack([np.cos(ang), np.sin(ang)], axis=1)
-        return np.zeros((0, 2))
-    out = []
-    m = len(pts)
-    for k in range(m):
-        out.append(pts[k])
-        if kinds[k] == "out":  # follow the circle counter-clockwise to the next entry point
-            nxt = pts[(k + 1) % m]
-            a0 = np.arctan2(*(pts[k] - c)[::-1])
-            a1 = np.arctan2(*(nxt - c)[::-1])
-            span = (a1 - a0) % (2 * np.pi)
-            steps = int(span / ARC_STEP)
-            for j in range(1, steps):
-                ang = a0 + span * j / steps
-                out.append(c + radius * np.array([np.cos(ang), np.sin(ang)]))
-    return np.array(out)
-
-
-def _contains_convex(poly, p):
-    edges = np.roll(poly, -1, axis=0) - poly
-    rel = p - poly
-    return bool(np.all(edges[:, 0] * rel[:, 1] - edges[:, 1] * rel[:, 0] >= 0))
-
-
 def region_polygons(result) -> list[np.ndarray]:
-    """The exact polygon of every region of a 2-D count, clipped to its domain (CCW vertices)."""
+    """The exact polygon of every region of a 2-D count, clipped to its domain (CCW vertices):
+    the planar engine's own polygons when it kept them, else each region's half-planes."""
     net, domain = result.network, result.domain
+    if result.polygons is not None:
+        if domain.l2_ball is None:
+            return result.polygons
+        return [clip_disc(p, *domain.l2_ball) for p in result.polygons]
     if net.input_dim != 2:
         raise ValueError("pictures need a 2-D input (use a plane slice for larger inputs)")
     lo, hi = domain.bounding_box()
@@ -132,7 +60,10 @@ def plot_regions(result, path=None, function: bool = False, points=None, point_l
     from matplotlib.collections import PolyCollection
 
     polys = region_polygons(result)
-    colours = nx.greedy_color(result.graph, strategy="largest_first")
+    if result.edges or not result.polygons:
+        colours = nx.greedy_color(result.graph, strategy="largest_first")
+    else:  # no adjacency from the planar engine: colours by a seeded shuffle
+        colours = dict(enumerate(np.random.default_rng(0).integers(0, 10, len(polys)).tolist()))
     palette = plt.get_cmap("tab20").colors
     fig, ax = plt.subplots(figsize=(7, 7))
     lo, hi = result.domain.bounding_box()
@@ -146,7 +77,13 @@ def plot_regions(result, path=None, function: bool = False, points=None, point_l
         faces = "none"
     else:
         faces = [palette[(2 * colours.get(i, 0)) % len(palette)] for i in range(len(polys))]
-    ax.add_collection(PolyCollection([p for p in polys], facecolors=faces, edgecolors="k", linewidths=0.4))
+    thin = 0.4 if len(polys) < 5000 else 0.05
+    ax.add_collection(PolyCollection([p for p in polys], facecolors=faces, edgecolors="k", linewidths=thin))
+    if result.decision is not None and len(result.decision.segments):
+        from matplotlib.collections import LineCollection
+
+        S = result.decision.segments
+        ax.add_collection(LineCollection(S.reshape(-1, 2, 2), colors="red", linewidths=2.5, zorder=3))
     if result.domain.l2_ball is not None:
         c, r = result.domain.l2_ball
         ang = np.linspace(0, 2 * np.pi, 721)
@@ -163,8 +100,10 @@ def plot_regions(result, path=None, function: bool = False, points=None, point_l
     ax.set_xlabel(axes_labels[0])
     ax.set_ylabel(axes_labels[1])
     count = result.label() if result.complete else f"{result.label()}"
-    ax.set_title(title or f"{count} activation regions, {result.linear_regions if result.complete else 'n/a'} linear "
-                          f"({'exact' if result.complete else 'LOWER BOUND'})")
+    lin = f", {result.linear_regions if result.complete else 'n/a'} linear" if result.linear_regions is not None \
+        or not result.complete else ""
+    db = f"; decision boundary (red) {result.decision.length:.4g} long" if result.decision is not None else ""
+    ax.set_title(title or f"{count} activation regions{lin} ({'exact' if result.complete else 'LOWER BOUND'}){db}")
     if path is not None:
         _save_atomic(fig, path)
     plt.close(fig)
