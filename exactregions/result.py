@@ -68,6 +68,8 @@ class RegionCount:
     tol: object = None
     slice: object = None  # the Plane when counted on a plane slice (network/domain in plane coords)
     verifier: object = field(default=None, repr=False)  # the engines' completeness check (see verify)
+    decision: object = field(default=None, repr=False)  # the decision boundary, when asked (planar engine)
+    polygons: list | None = field(default=None, repr=False)  # each region's exact polygon (planar engine)
 
     @classmethod
     def build(cls, net, domain, keys, regions, edges, *, complete, stop_reason, stats, numerics, tol,
@@ -117,7 +119,8 @@ class RegionCount:
                 "numerics": {**self.numerics, "near_degenerate": self.numerics["near_degenerate"][:50],
                              "near_degenerate_count": len(self.numerics["near_degenerate"])},
                 "domain": (self.slice or self.domain).to_dict() if self.domain is not None else None,
-                "network": repr(self.network)}
+                "network": repr(self.network),
+                **({"decision_boundary": self.decision.to_dict(self.complete)} if self.decision is not None else {})}
 
     def verify(self) -> VerifyReport:
         """Completeness check, independent of the traversal's shortcuts.

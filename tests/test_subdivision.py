@@ -158,18 +158,18 @@ def test_subdivision_on_a_general_polytope_and_a_disc_clipped_to_a_box():
     assert count_regions(net, dom, engine="subdivision").activation_regions == count_regions(net, dom).activation_regions
 
 
-def test_degenerate_input_falls_back_to_bfs():
+def test_degenerate_input_falls_back_to_planar_in_2d_and_bfs_above():
     # three lines through the origin: the third cuts two cells through an existing vertex
     net = Network([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[1.0, 1.0, 1.0]]], [[0.0, 0.0, 0.0], [0.0]])
     dom = Box(-1, 1, dim=2)
     with pytest.raises(Degenerate):
         count_regions(net, dom, engine="subdivision")
     res = count_regions(net, dom, engine="auto")
-    assert res.activation_regions == 6 and "BFS" in res.numerics["engine_note"]
-    # coincident neurons and a line along the domain's edge cut nothing twice: no fallback needed
-    net2 = Network([[[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]], [[1.0, 1.0, 1.0]]], [[0.0, 0.0, 0.0], [0.0]])
-    res2 = count_regions(net2, Box([-1, 0], [1, 1]), engine="auto")
-    assert res2.activation_regions == 2 and "engine_note" not in res2.numerics
+    assert res.activation_regions == 6 and res.stats["engine"] == "planar"
+    # the same three planes in 3-D (through a common line): the BFS is the last resort
+    net3 = Network([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0]], [[1.0, 1.0, 1.0]]], [[0.0, 0.0, 0.0], [0.0]])
+    res3 = count_regions(net3, Box(-1, 1, dim=3), engine="auto")
+    assert res3.activation_regions == 6 and "bfs" in res3.numerics["engine_note"]
 
 
 def test_parallel_workers_match_serial():

@@ -1,5 +1,6 @@
 """Counting engines: the LP breadth-first traversal (general), the vectorised subdivision
-(polytope domains in low dimension, parallel), and exact 1-D / 2-D slices."""
+(polytope domains in low dimension, parallel), the planar walk (2-D inputs and plane slices:
+wide, degenerate, with the decision boundary) and exact 1-D slices."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ from .bfs import count_regions as count_regions_bfs
 from .region import Tolerances
 from .segment import count_segment
 from .verify import verify_count
-from .subdivision import Degenerate, plan, resolve_kernel, supports
+from .subdivision import Degenerate, plan, resolve_kernel, supports, _looks_small, _numba_works
+from . import planar
+from .planar import count_regions_planar
 
 __all__ = ["count_regions", "count_regions_bfs", "count_regions_subdivision", "count_segment", "auto_engine",
+           "count_regions_planar",
            "Tolerances", "ENGINES"]
 
 #: ``engine="auto"``: the subdivision up to these input dimensions (after the reduction), the
@@ -27,22 +31,31 @@ __all__ = ["count_regions", "count_regions_bfs", "count_regions_subdivision", "c
 AUTO_SUBDIVISION_MAX_DIM = {"polytope": 10, "l2 ball": 8}
 
 
-def auto_engine(domain) -> str:
-    """The engine ``engine="auto"`` runs on ``domain`` (see :data:`AUTO_SUBDIVISION_MAX_DIM`)."""
+def auto_engine(domain, net=None) -> str:
+    """The engine ``engine="auto"`` runs on ``domain``: in 2-D the planar walk (exact on
+    degenerate arrangements, the fastest measured: README, "Three engines"), except a small count
+    in a process that has not loaded a compiled kernel, which the subdivision's numpy kernel
+    finishes before numba would load (:func:`~exactregions.engines.subdivision._looks_small`);
+    above 2-D the subdivision up to :data:`AUTO_SUBDIVISION_MAX_DIM`, the BFS beyond."""
+    if planar.supports(domain):
+        small = net is not None and _numba_works.cache_info().currsize == 0 and _looks_small(net, domain)
+        return "subdivision" if small and supports(domain) else "planar"
     if not supports(domain):
         return "bfs"
     kind = "l2 ball" if domain.l2_ball is not None else "polytope"
     return "subdivision" if domain.dim <= AUTO_SUBDIVISION_MAX_DIM[kind] else "bfs"
 
 
-def count_regions(net, domain, *, engine: str = "bfs", reduce: bool = True, workers: int = 1,
+def count_regions(net, domain, *, engine: str | None = None, reduce: bool = True, workers: int = 1,
                   scheduler: str | None = None, checkpoint=None, input_shape=None, **kwargs) -> RegionCount:
     """Count the full-dimensional activation regions of ``net`` meeting the open ``domain``.
 
     net: a :class:`~exactregions.network.Network`, a torch ``nn.Module`` (``input_shape``
         without the batch axis where one is needed) or a model file path.
-    engine: ``"bfs"`` (default: the general LP traversal, with the adjacency graph, linear
-        regions and affine maps), ``"subdivision"`` (vectorised, no LP, polytope domains and L2
+    engine: ``"bfs"`` (the default, except with ``decision`` or ``polygons``: the general LP
+        traversal, with the adjacency graph, linear regions and affine maps), ``"planar"`` (2-D
+        domains and plane slices: wide and degenerate nets, ``decision=True`` for the decision
+        boundary, ``polygons=True`` for each region's polygon), ``"subdivision"`` (vectorised, no LP, polytope domains and L2
         balls; patterns and points only), or ``"auto"`` (:func:`auto_engine`: the one measured
         faster for the domain's kind and dimension; the BFS when the subdivision meets a
         degenerate configuration, noted in ``numerics["engine_note"]``).
@@ -62,6 +75,16 @@ def count_regions(net, domain, *, engine: str = "bfs", reduce: bool = True, work
     result's network, domain and points are in plane coordinates; ``result.slice`` is the plane).
     """
     net = as_network(net, input_shape)
+    if engine is None:
+        engine = "planar" if kwargs.get("decision") or kwargs.get("polygons") else "bfs"
+    if net.pool_tree.size:  # regions are merged by pattern below: keep the patterns
+        kwargs["keep_regions"] = True
+    return merge_pool_regions(_dispatch(net, domain, engine=engine, reduce=reduce, workers=workers,
+                                        scheduler=scheduler, checkpoint=checkpoint, **kwargs), net)
+
+
+def _dispatch(net, domain, *, engine, reduce, workers, scheduler, checkpoint, **kwargs) -> RegionCount:
+    """:func:`count_regions` on a Network, before max-pool regions are merged."""
     if engine not in ENGINES and engine != "auto":
         raise ValueError(f"unknown engine '{engine}': choose from {', '.join(ENGINES)}, auto")
     if isinstance(domain, Segment):
@@ -69,31 +92,70 @@ def count_regions(net, domain, *, engine: str = "bfs", reduce: bool = True, work
     if isinstance(domain, Plane):
         if domain.dim != net.input_dim:
             raise ValueError(f"plane points have dimension {domain.dim} but the network takes {net.input_dim} inputs")
-        res = count_regions(net.compose_affine(domain.basis, domain.p0), domain.domain_2d(), engine=engine,
-                            workers=workers, scheduler=scheduler, checkpoint=checkpoint, **kwargs)
+        res = _dispatch(net.compose_affine(domain.basis, domain.p0), domain.domain_2d(), engine=engine, reduce=reduce,
+                        workers=workers, scheduler=scheduler, checkpoint=checkpoint, **kwargs)
         res.slice = domain
         return res
     if domain.dim != net.input_dim:
         raise ValueError(f"domain has dimension {domain.dim} but the network takes {net.input_dim} inputs")
+    if kwargs.get("decision") or kwargs.get("polygons"):  # only the planar walk draws in the plane
+        if engine not in ("auto", "planar") or not planar.supports(domain):
+            raise ValueError("the decision boundary and region polygons come from the planar engine: a bounded "
+                             "2-D domain or a plane slice, engine='auto' or 'planar'")
+        engine, reduce = "planar", False  # the picture stays in the domain's own plane
     opts = dict(workers=workers, scheduler=scheduler, checkpoint=checkpoint, **kwargs)
     red = reduce_dimension(net, domain) if reduce else None
     if red is not None:
-        return red.lift(count_regions(red.net, red.domain, engine=engine, reduce=False, **opts), net, domain)
-    name = auto_engine(domain) if engine == "auto" else engine
-    if name == "subdivision" and not supports(domain):
-        raise ValueError(f"the subdivision engine does not handle {domain!r}: use engine='bfs'")
+        return red.lift(_dispatch(red.net, red.domain, engine=engine, reduce=False, **opts), net, domain)
+    name = auto_engine(domain, net) if engine == "auto" else engine
+    for engine_name, fits in (("subdivision", supports), ("planar", planar.supports)):
+        if name == engine_name and not fits(domain):
+            raise ValueError(f"the {name} engine does not handle {domain!r}: use engine='bfs'")
     try:
         return ENGINES[name](net, domain, **opts)
     except Degenerate as e:
         if engine != "auto":
             raise
-        res = ENGINES["bfs"](net, domain, **opts)
-        res.numerics["engine_note"] = f"subdivision not usable ({e}): counted by the BFS"
+        # the last resort: the planar walk in 2-D, the BFS above
+        fallback = "planar" if planar.supports(domain) else "bfs"
+        res = ENGINES[fallback](net, domain, **opts)
+        res.numerics["engine_note"] = f"subdivision not usable ({e}): counted by the {fallback} engine"
         return res
 
 
+def merge_pool_regions(res: RegionCount, net) -> RegionCount:
+    """Merge the regions of a max-pool network that share a region key
+    (:meth:`~exactregions.network.Network.region_keys`: the ReLU signs and each window's argmax):
+    the engines count the rewritten network's cells, several of which can make one region of
+    the max. Each region is convex (fixed signs and argmax: linear inequalities), so cells with
+    one key are one region; the count of keys is exact (a lower bound if the cells were)."""
+    if not net.pool_tree.size or not res.regions:
+        return res
+    keys = net.region_keys(np.array([r.pattern for r in res.regions]))
+    _, first, group = np.unique(np.packbits(keys, axis=1), axis=0, return_index=True, return_inverse=True)
+    group = group.ravel()
+    order = np.argsort(first)  # groups in the order their first cell was found
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    group = rank[group]
+    regions = [res.regions[i] for i in np.sort(first)]
+    for r, k in zip(regions, keys[np.sort(first)]):
+        r.pattern = k
+    pairs = sorted({(min(group[a], group[b]), max(group[a], group[b])) for a, b in res.edges if group[a] != group[b]})
+    linear = None
+    if res.linear_regions is not None:
+        from ..result import _linear_regions
+        linear = _linear_regions(len(regions), pairs, regions)
+    merged = RegionCount(len(regions), linear, res.complete, regions, pairs, {**res.stats, "cells": len(res.regions)},
+                         res.numerics, res.stop_reason, res.network, res.domain, res.tol, res.slice, res.verifier,
+                         res.decision, None)
+    if res.decision is not None:
+        merged.decision.regions_crossed = int(np.unique(group[res.decision.crossed]).size)
+    return merged
+
+
 def _count_bfs(net, domain, *, workers=1, scheduler=None, checkpoint=None, pieces=None, batch_cells=None,
-               kernel=None, **kwargs) -> RegionCount:
+               kernel=None, decision=False, polygons=False, **kwargs) -> RegionCount:
     """The BFS with the engines' common signature (it runs in this process; a checkpoint folder
     holds its state file)."""
     if checkpoint is not None:
@@ -106,7 +168,7 @@ def _count_bfs(net, domain, *, workers=1, scheduler=None, checkpoint=None, piece
 def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpoint=None, max_regions=None,
                               time_limit=None, tol=None, progress=None, keep_regions=True,
                               batch_cells: int | None = None, pieces: int = 1,
-                              kernel: str = "auto") -> RegionCount:
+                              kernel: str = "auto", decision=False, polygons=False) -> RegionCount:
     """The subdivision engine as a :class:`RegionCount` (no graph, no linear regions, no
     affine maps; ``inradius`` is not computed and reads NaN).
 
@@ -154,4 +216,5 @@ def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpo
 
 #: The engines by name, each called as ``engine(net, domain, *, workers, scheduler, checkpoint,
 #: **options)`` and returning a :class:`RegionCount` of the same regions.
-ENGINES = {"bfs": _count_bfs, "subdivision": count_regions_subdivision}
+ENGINES = {"bfs": _count_bfs, "subdivision": count_regions_subdivision,
+           "planar": planar.count_regions_planar}

@@ -1,0 +1,486 @@
+"""The planar engine's walk compiled with numba (see :mod:`exactregions.engines.planar`).
+
+One depth-first walk over a binary space partition of the domain polygon: a node is a convex
+polygon, the hidden layer it is in, the units of that layer that may still cut it, and a slot
+of maps (each later layer's pre-activations and the output as affine functions ``(a_x, a_y, c)``
+of the plane, exact on the node). A unit whose line does not cross the polygon is decided for
+the whole subtree (its bit is set, and if its gate differs from the reference gate the slot gets
+a rank-one update through the precomputed chain ``CT``); the first unit whose line crosses it
+splits the polygon in two. Vertices within ``tol`` (relative) of a line belong to both sides,
+so coincident lines, lines through vertices and constant units need no special case.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, objmode
+
+#: the Python callback the walk calls every TICK leaves (progress, time limit); returns 1 to stop
+TICK = 1 << 14
+_callback = [None]
+
+
+def _tick(count: int) -> int:
+    cb = _callback[0]
+    return 0 if cb is None else int(bool(cb(count)))
+
+
+@njit(cache=True, nogil=True)
+def _grow2(a, need):
+    if need <= a.shape[0]:
+        return a
+    out = np.empty((max(need, 2 * a.shape[0]),) + a.shape[1:], a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _grow1(a, need):
+    if need <= a.shape[0]:
+        return a
+    out = np.empty(max(need, 2 * a.shape[0]), a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _classify(P, k, a0, a1, c, tol, sgn, vals):
+    """Signs of the line ``a0 x + a1 y + c`` at the polygon's vertices (0 within ``tol`` of the
+    line, relative to the terms' size); returns (any positive, any negative)."""
+    pos = False
+    neg = False
+    for v in range(k):
+        x, y = P[v, 0], P[v, 1]
+        s = a0 * x + a1 * y + c
+        vals[v] = s
+        if abs(s) <= tol * (abs(a0 * x) + abs(a1 * y) + abs(c)) or s == 0.0:
+            sgn[v] = 0
+        elif s > 0:
+            sgn[v] = 1
+            pos = True
+        else:
+            sgn[v] = -1
+            neg = True
+    return pos, neg
+
+
+@njit(cache=True, nogil=True)
+def _split(P, k, sgn, vals, side, out):
+    """The part of polygon ``P`` (k vertices, in order) on ``side`` (+1 or -1) of the classified
+    line, in ``out``; returns its vertex count (vertices on the line belong to both sides)."""
+    m = 0
+    for v in range(k):
+        w = v + 1 if v + 1 < k else 0
+        if sgn[v] * side >= 0:
+            out[m, 0], out[m, 1] = P[v, 0], P[v, 1]
+            m += 1
+        if sgn[v] * sgn[w] < 0:  # strictly crossing edge
+            t = vals[v] / (vals[v] - vals[w])
+            out[m, 0] = P[v, 0] + t * (P[w, 0] - P[v, 0])
+            out[m, 1] = P[v, 1] + t * (P[w, 1] - P[v, 1])
+            m += 1
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _disc_distance(P, k, cx, cy):
+    """Euclidean distance from (cx, cy) to the convex polygon (0 inside), and the nearest point."""
+    inside = True
+    best, bx, by = np.inf, cx, cy
+    for v in range(k):
+        w = v + 1 if v + 1 < k else 0
+        ex, ey = P[w, 0] - P[v, 0], P[w, 1] - P[v, 1]
+        rx, ry = cx - P[v, 0], cy - P[v, 1]
+        if ex * ry - ey * rx < 0:
+            inside = False
+        L = ex * ex + ey * ey
+        t = 0.0 if L == 0 else min(1.0, max(0.0, (rx * ex + ry * ey) / L))
+        qx, qy = P[v, 0] + t * ex, P[v, 1] + t * ey
+        d = np.hypot(cx - qx, cy - qy)
+        if d < best:
+            best, bx, by = d, qx, qy
+    if inside:
+        return 0.0, cx, cy
+    return best, bx, by
+
+
+@njit(cache=True, nogil=True)
+def _apply(slot, CT, row0, j_local, m0, m1, m2, dg):
+    """slot[row0 + r] += dg * CT[j, r] * (m0, m1, m2) for every later row r."""
+    x0, x1, x2 = dg * m0, dg * m1, dg * m2
+    for r in range(CT.shape[1]):
+        f = CT[j_local, r]
+        slot[row0 + r, 0] += f * x0
+        slot[row0 + r, 1] += f * x1
+        slot[row0 + r, 2] += f * x2
+
+
+@njit(cache=True, nogil=True)
+def _area(P, k):
+    a = 0.0
+    for v in range(k):
+        w = v + 1 if v + 1 < k else 0
+        a += P[v, 0] * P[w, 1] - P[w, 0] * P[v, 1]
+    return 0.5 * a
+
+
+@njit(cache=True, nogil=True)
+def _clip(P, k, a0, a1, c, label, lab_in, out, lab_out):
+    """Polygon ∩ {a0 x + a1 y + c >= 0} with edge labels (the label of an edge is the halfplane
+    that made it, -1 for the region's own edges); returns the vertex count."""
+    m = 0
+    for v in range(k):
+        w = v + 1 if v + 1 < k else 0
+        sv = a0 * P[v, 0] + a1 * P[v, 1] + c
+        sw = a0 * P[w, 0] + a1 * P[w, 1] + c
+        if sv >= 0:
+            out[m, 0], out[m, 1] = P[v, 0], P[v, 1]
+            lab_out[m] = lab_in[v] if sw >= 0 else lab_in[v]
+            m += 1
+        if (sv >= 0) != (sw >= 0):
+            t = sv / (sv - sw)
+            out[m, 0] = P[v, 0] + t * (P[w, 0] - P[v, 0])
+            out[m, 1] = P[v, 1] + t * (P[w, 1] - P[v, 1])
+            lab_out[m] = lab_in[v] if sv < 0 else label  # entering: the old edge; leaving: the line
+            m += 1
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _segment_in_disc(x0, y0, x1, y1, cx, cy, r):
+    """The part of segment (x0,y0)-(x1,y1) inside the disc, as parameters (t0, t1), t0 >= t1 if
+    none."""
+    dx, dy = x1 - x0, y1 - y0
+    fx, fy = x0 - cx, y0 - cy
+    a = dx * dx + dy * dy
+    b = 2 * (fx * dx + fy * dy)
+    c = fx * fx + fy * fy - r * r
+    disc = b * b - 4 * a * c
+    if a == 0 or disc <= 0:
+        return 1.0, 0.0
+    s = np.sqrt(disc)
+    return max(0.0, (-b - s) / (2 * a)), min(1.0, (-b + s) / (2 * a))
+
+
+@njit(cache=True, nogil=True)
+def _decision(P, k, slot, orow, n_out, has_disc, cx, cy, r, segs, nseg, pairs, area_tol):
+    """The decision boundary inside one region: the class cells of the argmax (or of the sign of
+    a single output), their shared edges as segments (clipped to the disc), their total length
+    added to ``pairs[k, j]``. Returns (length, segments, number of classes present)."""
+    total = 0.0
+    npres = 0
+    if n_out == 1:
+        ncls = 2
+    else:
+        ncls = n_out
+    buf = np.empty((k + ncls + 4, 2))
+    buf2 = np.empty((k + ncls + 4, 2))
+    lab = np.empty(k + ncls + 4, np.int64)
+    lab2 = np.empty(k + ncls + 4, np.int64)
+    for q in range(ncls):
+        m = k
+        for v in range(k):
+            buf[v, 0], buf[v, 1] = P[v, 0], P[v, 1]
+            lab[v] = -1
+        for o in range(ncls):
+            if o == q or m == 0:
+                continue
+            if n_out == 1:  # class 1: f > 0, class 0: f < 0
+                sg = 1.0 if q == 1 else -1.0
+                a0, a1, c = sg * slot[orow, 0], sg * slot[orow, 1], sg * slot[orow, 2]
+            else:
+                a0 = slot[orow + q, 0] - slot[orow + o, 0]
+                a1 = slot[orow + q, 1] - slot[orow + o, 1]
+                c = slot[orow + q, 2] - slot[orow + o, 2]
+                if a0 == 0 and a1 == 0 and c == 0 and o < q:  # identical outputs: the first one wins
+                    m = 0
+                    continue
+            m = _clip(buf, m, a0, a1, c, o, lab, buf2, lab2)
+            for v in range(m):
+                buf[v, 0], buf[v, 1], lab[v] = buf2[v, 0], buf2[v, 1], lab2[v]
+        if m < 3 or abs(_area(buf, m)) <= area_tol:
+            continue
+        npres += 1
+        for v in range(m):
+            o = lab[v]
+            if o <= q:  # each shared edge once (from its lower class), region edges never
+                continue
+            w = v + 1 if v + 1 < m else 0
+            x0, y0, x1, y1 = buf[v, 0], buf[v, 1], buf[w, 0], buf[w, 1]
+            if has_disc:
+                t0, t1 = _segment_in_disc(x0, y0, x1, y1, cx, cy, r)
+                if t0 >= t1:
+                    continue
+                x0, y0, x1, y1 = x0 + t0 * (x1 - x0), y0 + t0 * (y1 - y0), x0 + t1 * (x1 - x0), y0 + t1 * (y1 - y0)
+            L = np.hypot(x1 - x0, y1 - y0)
+            if L <= 0:
+                continue
+            total += L
+            pairs[q, o] += L
+            segs = _grow2(segs, nseg + 1)
+            segs[nseg, 0], segs[nseg, 1], segs[nseg, 2], segs[nseg, 3] = x0, y0, x1, y1
+            segs[nseg, 4], segs[nseg, 5] = q, o
+            nseg += 1
+    return total, segs, nseg, npres
+
+
+@njit(cache=True)
+def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff, tol, want_bits, want_poly,
+         want_decision, n_out, max_leaves):
+    """The whole walk; see the module docstring. Returns the leaves' points, packed patterns,
+    polygons (vertex rows and offsets), decision data and a stop flag."""
+    H = hoff.shape[0] - 1  # hidden layers
+    N = hoff[H]
+    T = slot0.shape[0]
+    has_disc = disc[2] > 0
+    cx, cy, r = disc[0], disc[1], disc[2]
+    nbytes = (N + 7) // 8
+    # node stack: polygon (offset, count) in pbuf, candidates (offset, count) in cbuf, layer, slot,
+    # and the bit the node's split set (unit, value; -1 for the root or a layer change)
+    cap = 64
+    s_poff = np.empty(cap, np.int64)
+    s_pk = np.empty(cap, np.int64)
+    s_coff = np.empty(cap, np.int64)
+    s_ck = np.empty(cap, np.int64)
+    s_layer = np.empty(cap, np.int64)
+    s_slot = np.empty(cap, np.int64)
+    s_unit = np.empty(cap, np.int64)
+    s_bit = np.empty(cap, np.int64)
+    pbuf = np.empty((4096, 2))
+    cbuf = np.empty(1 << 16, np.int64)
+    slots = np.empty((8, T, 3))
+    free = np.empty(8, np.int64)
+    nfree = 0
+    refs = np.zeros(8, np.int64)  # stack nodes holding each slot
+    refs[0] = 1
+    nslots = 1
+    slots[0] = slot0
+    bits = fixed.copy()
+    # outputs
+    pts = np.empty((1024, 2))
+    pat = np.empty((1024 if want_bits else 0, nbytes), np.uint8)
+    vtx = np.empty((4096 if want_poly else 0, 2))
+    voff = np.zeros(1025 if want_poly else 1, np.int64)
+    crossed = np.zeros(1024 if want_decision else 0, np.bool_)
+    segs = np.empty((256 if want_decision else 0, 6))
+    nseg = 0
+    pairs = np.zeros((max(n_out, 2), max(n_out, 2)))
+    total_len = 0.0
+    nv_out = 0
+    count = 0
+    stopped = 0
+    # the root
+    k0 = poly0.shape[0]
+    pbuf[:k0] = poly0
+    n0 = hoff[1] - hoff[0]
+    nc = 0
+    for j in range(n0):
+        if unstable[j]:
+            cbuf[nc] = j
+            nc += 1
+    top = 0
+    s_poff[0], s_pk[0], s_coff[0], s_ck[0], s_layer[0], s_slot[0], s_unit[0], s_bit[0] = 0, k0, 0, nc, 0, 0, -1, 0
+    sgn = np.empty(4096, np.int64)
+    vals = np.empty(4096)
+    tmpP = np.empty((4096, 2))
+    tmpN = np.empty((4096, 2))
+    area_tol = 0.0
+    while top >= 0:
+        poff, k, coff, ck = s_poff[top], s_pk[top], s_coff[top], s_ck[top]
+        l, sl = s_layer[top], s_slot[top]
+        if s_unit[top] >= 0:
+            bits[s_unit[top]] = s_bit[top] == 1
+        top -= 1
+        refs[sl] -= 1
+        if k + 2 > sgn.shape[0]:
+            sgn = np.empty(2 * k + 4, np.int64)
+            vals = np.empty(2 * k + 4)
+            tmpP = np.empty((2 * k + 4, 2))
+            tmpN = np.empty((2 * k + 4, 2))
+        S = slots[sl]
+        P = pbuf[poff:poff + k]
+        # decide or keep each candidate of layer l
+        CT = CTs[l]
+        ncol = CT.shape[1]
+        row1 = rowoff[l + 1] if l + 1 < rowoff.shape[0] else 0
+        xlo, xhi, ylo, yhi = P[0, 0], P[0, 0], P[0, 1], P[0, 1]
+        for v in range(1, k):
+            xlo, xhi = min(xlo, P[v, 0]), max(xhi, P[v, 0])
+            ylo, yhi = min(ylo, P[v, 1]), max(yhi, P[v, 1])
+        bx, by, ex, ey = 0.5 * (xlo + xhi), 0.5 * (ylo + yhi), 0.5 * (xhi - xlo) * (1 + 1e-12), 0.5 * (yhi - ylo) * (1 + 1e-12)
+        split_j = -1
+        keep = 0
+        for q in range(ck):
+            j = cbuf[coff + q]
+            g = hoff[l] + j
+            if l == 0:
+                a0, a1, c = M0[j, 0], M0[j, 1], M0[j, 2]
+            else:
+                row = rowoff[l] + j
+                a0, a1, c = S[row, 0], S[row, 1], S[row, 2]
+            # the polygon's bounding box first: most units are far from a small polygon
+            mid = a0 * bx + a1 * by + c
+            spread = abs(a0) * ex + abs(a1) * ey
+            if mid > spread:
+                pos, neg = True, False
+            elif mid < -spread:
+                pos, neg = False, True
+            else:
+                pos, neg = _classify(P, k, a0, a1, c, tol, sgn, vals)
+            if pos and neg:
+                if split_j < 0:
+                    split_j = j
+                    sa0, sa1, sc = a0, a1, c
+                else:
+                    cbuf[coff + keep] = j  # in place: keep <= q
+                    keep += 1
+                continue
+            bits[g] = pos
+            dg = (1.0 if pos else gneg[g]) - gref[g]
+            if dg != 0.0 and ncol > 0:
+                _apply(S, CT, row1, j, a0, a1, c, dg)
+        if split_j >= 0:
+            _classify(P, k, sa0, sa1, sc, tol, sgn, vals)
+            kp = _split(P, k, sgn, vals, 1, tmpP)
+            kn = _split(P, k, sgn, vals, -1, tmpN)
+            g = hoff[l] + split_j
+            # the negative child gets a copy of the slot
+            if nfree > 0:
+                nfree -= 1
+                sn = free[nfree]
+            else:
+                if nslots == slots.shape[0]:
+                    grown = np.empty((2 * nslots, T, 3))
+                    grown[:nslots] = slots[:nslots]
+                    slots = grown
+                    S = slots[sl]
+                    refs = _grow1(refs, 2 * nslots)
+                    free = _grow1(free, 2 * nslots)
+                sn = nslots
+                nslots += 1
+            r0 = rowoff[l] if l > 0 else 0  # rows of earlier layers are not read below this node
+            slots[sn, r0:] = S[r0:]
+            dpos = 1.0 - gref[g]
+            dneg = gneg[g] - gref[g]
+            if ncol > 0:
+                if dpos != 0.0:
+                    _apply(slots[sl], CT, row1, split_j, sa0, sa1, sc, dpos)
+                if dneg != 0.0:
+                    _apply(slots[sn], CT, row1, split_j, sa0, sa1, sc, dneg)
+            # children replace the node in the buffers: polygons then candidates (copied down)
+            need = poff + kp + kn
+            if need > pbuf.shape[0]:
+                pbuf = _grow2(pbuf, need)
+            base_c = coff + keep
+            if base_c + keep > cbuf.shape[0]:
+                cbuf = _grow1(cbuf, base_c + keep)
+            for v in range(kp):
+                pbuf[poff + v, 0], pbuf[poff + v, 1] = tmpP[v, 0], tmpP[v, 1]
+            for v in range(kn):
+                pbuf[poff + kp + v, 0], pbuf[poff + kp + v, 1] = tmpN[v, 0], tmpN[v, 1]
+            for q in range(keep):
+                cbuf[base_c + q] = cbuf[coff + q]
+            for child in range(2):
+                if has_disc:
+                    o = poff if child == 0 else poff + kp
+                    kk = kp if child == 0 else kn
+                    dd, _, _ = _disc_distance(pbuf[o:o + kk], kk, cx, cy)
+                    if dd >= r:
+                        continue
+                top += 1
+                if top == s_poff.shape[0]:
+                    s_poff = _grow1(s_poff, top + 1)
+                    s_pk = _grow1(s_pk, top + 1)
+                    s_coff = _grow1(s_coff, top + 1)
+                    s_ck = _grow1(s_ck, top + 1)
+                    s_layer = _grow1(s_layer, top + 1)
+                    s_slot = _grow1(s_slot, top + 1)
+                    s_unit = _grow1(s_unit, top + 1)
+                    s_bit = _grow1(s_bit, top + 1)
+                if child == 0:
+                    s_poff[top], s_pk[top], s_coff[top], s_ck[top] = poff, kp, coff, keep
+                    s_slot[top], s_bit[top] = sl, 1
+                else:
+                    s_poff[top], s_pk[top], s_coff[top], s_ck[top] = poff + kp, kn, base_c, keep
+                    s_slot[top], s_bit[top] = sn, 0
+                s_layer[top], s_unit[top] = l, g
+                refs[s_slot[top]] += 1
+            for sx in (sl, sn):
+                if refs[sx] == 0 and sx != 0:
+                    free[nfree] = sx
+                    nfree += 1
+            continue
+        # no unit of layer l cuts the polygon: on to the next layer, or a leaf
+        if l + 1 < H:
+            nl = hoff[l + 2] - hoff[l + 1]
+            need = coff + nl
+            if need > cbuf.shape[0]:
+                cbuf = _grow1(cbuf, need)
+            nc = 0
+            for j in range(nl):
+                if unstable[hoff[l + 1] + j]:
+                    cbuf[coff + nc] = j
+                    nc += 1
+            top += 1
+            if top == s_poff.shape[0]:
+                s_poff = _grow1(s_poff, top + 1)
+                s_pk = _grow1(s_pk, top + 1)
+                s_coff = _grow1(s_coff, top + 1)
+                s_ck = _grow1(s_ck, top + 1)
+                s_layer = _grow1(s_layer, top + 1)
+                s_slot = _grow1(s_slot, top + 1)
+                s_unit = _grow1(s_unit, top + 1)
+                s_bit = _grow1(s_bit, top + 1)
+            s_poff[top], s_pk[top], s_coff[top], s_ck[top] = poff, k, coff, nc
+            s_layer[top], s_slot[top], s_unit[top], s_bit[top] = l + 1, sl, -1, 0
+            refs[sl] += 1
+            continue
+        # a leaf: one region of the domain (a disc's rim was checked when the node was made)
+        mx, my = 0.0, 0.0
+        for v in range(k):
+            mx += P[v, 0]
+            my += P[v, 1]
+        mx /= k
+        my /= k
+        if has_disc and np.hypot(mx - cx, my - cy) >= r:
+            dd, qx, qy = _disc_distance(P, k, cx, cy)
+            t = 0.5
+            while np.hypot(qx + t * (mx - qx) - cx, qy + t * (my - qy) - cy) >= r and t > 1e-300:
+                t *= 0.5
+            mx, my = qx + t * (mx - qx), qy + t * (my - qy)
+        pts = _grow2(pts, count + 1)
+        pts[count, 0], pts[count, 1] = mx, my
+        if want_bits:
+            pat = _grow2(pat, count + 1)
+            for b in range(nbytes):
+                byte = 0
+                for t2 in range(8):
+                    u = 8 * b + t2
+                    if u < N and bits[u]:
+                        byte |= 1 << (7 - t2)
+                pat[count, b] = byte
+        if want_poly:
+            vtx = _grow2(vtx, nv_out + k)
+            voff = _grow1(voff, count + 2)
+            vtx[nv_out:nv_out + k] = P
+            nv_out += k
+            voff[count + 1] = nv_out
+        if want_decision:
+            crossed = _grow1(crossed, count + 1)
+            area_tol = 1e-12 * abs(_area(P, k))
+            L, segs, nseg, npres = _decision(P, k, S, rowoff[H], n_out, has_disc, cx, cy, r, segs, nseg, pairs,
+                                             area_tol)
+            total_len += L
+            crossed[count] = L > 0
+        count += 1
+        if refs[sl] == 0 and sl != 0:
+            free[nfree] = sl
+            nfree += 1
+        if count % TICK == 0:
+            with objmode(stop="int64"):
+                stop = _tick(count)
+            if stop or (max_leaves > 0 and count >= max_leaves):
+                stopped = 1
+                break
+    return (count, pts[:count], pat[:count], vtx[:nv_out], voff[:count + 1] if want_poly else voff[:1],
+            crossed[:count], segs[:nseg], pairs, total_len, stopped)

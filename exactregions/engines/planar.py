@@ -1,0 +1,218 @@
+"""The planar engine: exact counts in two dimensions (2-D inputs and plane slices), for wide
+and degenerate networks, with the decision boundary.
+
+A depth-first walk over a binary space partition of the domain polygon, compiled
+(:mod:`exactregions.engines._planar_numba`). A node is a convex polygon inside which every
+earlier unit's sign is fixed, so each unit of the current layer is an affine function of the
+plane there: a unit whose line does not cross the polygon is decided for the whole subtree, the
+first one that crosses it splits it. Every leaf is one full-dimensional activation region ∩
+domain (two leaves differ in the unit that split their lowest common ancestor), so the count is
+the number of leaves.
+
+Why not the general subdivision: it keeps cells *simple* (d constraints tight at each vertex),
+so a vertex on a hyperplane, coincident hyperplanes or a unit constant on the slice stop it,
+and those are the rule on slices of convolutional nets (zero background: many units see the
+same patch in all three images). Here a vertex within ``tol`` of a line belongs to both sides
+(:data:`TOL`, relative to the size of the line's terms at the vertex): coincident lines,
+several lines through a vertex, lines along an edge and constant units need no special case.
+
+Wide layers: the cost of a node follows the units that may still cut it (its parent's cutting
+units), not the layer's width, and the later layers' maps are never recomputed per cell. Each
+slot holds every later layer's pre-activations (and the output) as affine maps of the plane,
+computed once at the root with *reference gates* (each unstable unit's majority state on a
+sample of the domain); deciding a unit differently from its reference adds a rank-one term
+through the precomputed chain ``W_k G_{k-1} ... W_{l+1} e_j`` (``G`` the reference gates),
+which is exact because every later unit is still at its reference when it happens
+(Hanin & Rolnick 2019 describe regions by the same layer-wise affine maps; the BSP walk follows
+the arrangement construction of de Berg et al., *Computational Geometry*, ch. 8).
+
+MaxPool nets arrive with the max as a tournament of ReLU comparisons (:mod:`exactregions.io.trace`);
+their regions are merged by the argmax in the dispatch like every engine's.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from ..domains import Ball
+from ..intervals import preactivation_bounds, stability
+from ..polygons import clip_halfplane
+from ..result import Region, RegionCount
+from .region import Tolerances
+from .verify import verify_count
+
+__all__ = ["count_regions_planar", "supports", "Decision", "TOL"]
+
+#: vertices within this relative distance of a unit's line lie on it (both sides): the one
+#: tolerance of the planar engine, ``tol=`` to change it (``|a.v + c| <= tol (|a_x v_x| + |a_y v_y| + |c|)``)
+TOL = 1e-9
+
+#: sample size for the reference gates (the majority state of each unit); any choice is exact,
+#: a better one only saves rank-one updates
+REF_SAMPLES = 256
+
+
+def supports(domain) -> bool:
+    """Bounded 2-D domains: boxes, polytopes, L1/L-inf balls and discs (clipped or not)."""
+    return domain.dim == 2 and domain.bounded
+
+
+def _domain_polygon(domain) -> np.ndarray:
+    """The domain's polygon (the bounding box of a disc), counter-clockwise."""
+    lo, hi = domain.bounding_box()
+    poly = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]], float)
+    A, b = domain.rows()
+    for g, h in zip(A, b):
+        poly = clip_halfplane(poly, g, h)
+    return poly
+
+
+def _setup(net, domain, poly):
+    """Reference gates, the root slot (every later layer's maps at the reference gates), the
+    rank-one chains and the stable units."""
+    H = len(net.hidden_widths)
+    lin = net.linear_mask()
+    first = None
+    if domain.l2_ball is None:  # layer 1 exactly from the polygon's vertices (no LP per unit)
+        Z = poly @ net.weights[0].T + net.biases[0]
+        first = (Z.min(axis=0), Z.max(axis=0))
+    unstable, fixed = stability(*preactivation_bounds(net, domain, first), lin)
+    X = domain.sample(REF_SAMPLES, np.random.default_rng(0))
+    P = net.pattern(X)
+    slopes = np.concatenate([np.full(w, s) for w, s in zip(net.hidden_widths, net.slopes)])
+    active = np.where(unstable, P.mean(axis=0) >= 0.5, fixed) | lin
+    gref = np.where(active, 1.0, slopes)
+    gneg = np.where(lin, 1.0, slopes)
+    hoff = np.r_[0, np.cumsum(net.hidden_widths)].astype(np.int64)
+    M0 = np.hstack([net.weights[0], net.biases[0][:, None]])
+    maps, cur = [], M0  # maps of layers 1..H at the reference gates
+    for l in range(1, H + 1):
+        g = gref[hoff[l - 1]:hoff[l]]
+        cur = net.weights[l] @ (g[:, None] * cur)
+        cur[:, 2] += net.biases[l]
+        maps.append(cur)
+    slot0 = np.ascontiguousarray(np.vstack(maps))
+    rowoff = np.r_[0, 0, np.cumsum([m.shape[0] for m in maps])[:-1]].astype(np.int64)
+    CTs = []
+    for l in range(H):  # chain of unit j of layer l through the later layers' reference gates
+        B = net.weights[l + 1]
+        blocks = [B]
+        for k in range(l + 2, H + 1):
+            B = net.weights[k] @ (gref[hoff[k - 1]:hoff[k], None] * B)
+            blocks.append(B)
+        CTs.append(np.ascontiguousarray(np.vstack(blocks).T))
+    return M0, slot0, rowoff, CTs, unstable, fixed & ~lin | lin, gref, gneg, hoff
+
+
+class Decision:
+    """The exact decision boundary of a 2-D count (argmax of the outputs, or the sign of a
+    single output): ``segments`` (k, 4) in the count's coordinates with the two classes
+    ``classes`` (k, 2) that tie on each; ``length`` the total; ``regions_crossed`` (and
+    ``crossed``, one flag per region); ``pairs`` {(i, j): length}. Pieces of the boundary that
+    run exactly along a region's edge (a tie that coincides with a unit's line: not generic)
+    are not inside any region and are left out of the length."""
+
+    def __init__(self, segments, classes, pairs, crossed):
+        self.segments, self.classes = segments, classes
+        self.pairs = pairs
+        self.length = float(np.hypot(*(segments[:, 2:] - segments[:, :2]).T).sum()) if len(segments) else 0.0
+        self.crossed = crossed  # per region of the count: does the boundary pass through it
+        self.regions_crossed = int(crossed.sum())
+
+    def to_dict(self, complete=True):
+        return {"regions_crossed": self.regions_crossed, "length": self.length,
+                "classes": [list(p) for p in sorted(self.pairs)], "complete": complete}
+
+    def sample(self, n: int, rng=None) -> np.ndarray:
+        """``n`` points drawn uniformly (by length) on the boundary's segments, exactly on them."""
+        if not len(self.segments):
+            raise ValueError("the decision boundary does not meet the domain: no point to sample")
+        rng = np.random.default_rng(rng)
+        L = np.hypot(*(self.segments[:, 2:] - self.segments[:, :2]).T)
+        k = rng.choice(len(L), size=n, p=L / L.sum())
+        t = rng.random(n)[:, None]
+        return self.segments[k, :2] + t * (self.segments[k, 2:] - self.segments[k, :2])
+
+
+def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=None, max_regions=None,
+                         time_limit=None, tol=None, progress=None, keep_regions=True, decision=False,
+                         polygons=False, **ignored) -> RegionCount:
+    """Count the regions of a network with 2-D input in a bounded 2-D ``domain`` (the engines'
+    common signature; one process, no checkpoint).
+
+    tol: the vertex-on-line tolerance (:data:`TOL`; a :class:`Tolerances` object is ignored).
+    keep_regions: keep each region's pattern and point (``result.regions``); False keeps the
+        points only (``result.stats["points"]``), for counts in the millions.
+    decision: also compute the decision boundary (``result.decision``, a :class:`Decision`).
+    polygons: keep each region's exact polygon (``result.polygons``, for pictures).
+    """
+    from . import _planar_numba as nb
+
+    t0 = time.perf_counter()
+    if not supports(domain):
+        raise ValueError(f"the planar engine needs a bounded 2-D domain, got {domain!r}")
+    tol_v = tol if isinstance(tol, float) else TOL
+    H = len(net.hidden_widths)
+    if H == 0:
+        return _single(net, domain, t0)
+    poly = _domain_polygon(domain)
+    M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff = _setup(net, domain, poly)
+    from numba.typed import List
+
+    cts = List(CTs)
+    ball = domain.l2_ball
+    disc = np.array([ball[0][0], ball[0][1], ball[1]]) if ball is not None else np.zeros(3)
+    stop_reason = None
+
+    def tick(count):
+        nonlocal stop_reason
+        if progress is not None:
+            progress(count, None, time.perf_counter() - t0, stage="planar walk")
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            stop_reason = f"time limit {time_limit:g} s"
+            return True
+        return False
+
+    nb._callback[0] = tick
+    try:
+        out = nb.walk(poly, disc, M0, slot0, rowoff, cts, unstable, fixed.astype(np.bool_), gref, gneg, hoff,
+                      float(tol_v), bool(keep_regions), bool(polygons), bool(decision), net.output_dim,
+                      int(max_regions or 0))
+    finally:
+        nb._callback[0] = None
+    count, pts, pat, vtx, voff, crossed, segs, pairs, _, stopped = out
+    if stopped and stop_reason is None:
+        stop_reason = f"max_regions {max_regions}"
+    regions = []
+    if keep_regions:
+        bits = np.unpackbits(pat, axis=1, count=net.n_hidden).astype(bool)
+        regions = [Region(pattern=b, point=x, inradius=float("nan"), affine=None) for b, x in zip(bits, pts)]
+    stats = {"seconds": time.perf_counter() - t0, "lp_solves": 0, "qp_solves": 0, "engine": "planar",
+             "workers": 1, "scheduler": None, "regions_per_second": count / max(time.perf_counter() - t0, 1e-9)}
+    if not keep_regions:
+        stats["points"] = pts
+    numerics = {"tolerances": {"vertex_on_line": tol_v}, "thin_regions_skipped": 0, "near_degenerate": [],
+                "seed_perturbed": None,
+                "linear_regions": "not computed by the planar engine (use engine='bfs')"}
+    # the verifier's LP tolerances (the walk itself has only ``tol_v``)
+    checks = tol if isinstance(tol, Tolerances) else Tolerances()
+    res = RegionCount(int(count), None, stop_reason is None, regions, [], stats, numerics, stop_reason, net, domain,
+                      checks, verifier=verify_count)
+    if polygons:
+        res.polygons = [vtx[voff[i]:voff[i + 1]] for i in range(count)]
+    if decision:
+        n = max(net.output_dim, 2)
+        found = {(int(i), int(j)): float(pairs[i, j]) for i in range(n) for j in range(n) if pairs[i, j] > 0}
+        res.decision = Decision(segs[:, :4].copy(), segs[:, 4:].astype(int), found, crossed.astype(bool))
+    return res
+
+
+def _single(net, domain, t0):
+    x = domain.seed_point()
+    stats = {"seconds": time.perf_counter() - t0, "lp_solves": 0, "qp_solves": 0, "engine": "planar"}
+    return RegionCount(1, 1, True, [Region(np.zeros(0, bool), x, float("nan"), None)], [], stats,
+                       {"tolerances": {"vertex_on_line": TOL}, "thin_regions_skipped": 0, "near_degenerate": [],
+                        "seed_perturbed": None}, None, net, domain, None)
