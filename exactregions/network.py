@@ -79,8 +79,9 @@ class Network:
     biases: tuple
     slopes: tuple = field(default=())
     linear: tuple = field(default=())
+    pool_tree: np.ndarray = field(default=None)
 
-    def __init__(self, weights, biases, slopes=None, linear=None):
+    def __init__(self, weights, biases, slopes=None, linear=None, pool_tree=None):
         ws = [np.array(w, dtype=np.float64) for w in weights]
         bs = [np.array(b, dtype=np.float64).reshape(-1) for b in biases]
         if len(ws) == 0 or len(ws) != len(bs):
@@ -123,6 +124,13 @@ class Network:
         object.__setattr__(self, "weights", tuple(ws))
         object.__setattr__(self, "biases", tuple(bs))
         object.__setattr__(self, "slopes", slopes)
+        tree = np.zeros((0, 3), np.int64) if pool_tree is None else np.array(pool_tree, np.int64).reshape(-1, 3)
+        n = int(sum(w.shape[0] for w in ws[:-1]))
+        if tree.size and not (np.all((tree[:, 0] >= 0) & (tree[:, 0] < n)) and np.all(tree[:, 1] < np.arange(len(tree)))
+                              and np.all(np.isin(tree[:, 2], (0, 1)))):
+            raise NetworkError("pool_tree rows must be (hidden unit, earlier row or -1, side 0/1)")
+        tree.setflags(write=False)
+        object.__setattr__(self, "pool_tree", tree)
 
     # ----------------------------------------------------------------- shape facts
     @property
@@ -168,6 +176,25 @@ class Network:
         act = "ReLU" if all(s == 0 for s in self.slopes) else f"LeakyReLU{self.slopes}"
         skip = f", {self.n_hidden - self.n_neurons} pass-through units" if self.n_neurons < self.n_hidden else ""
         return f"Network({'-'.join(map(str, self.architecture + [self.output_dim]))}, {act}{skip})"
+
+    def region_keys(self, patterns) -> np.ndarray:
+        """The patterns that name the regions: the activation patterns themselves, except in a
+        network with max-pooling, where a window's max is a tournament of comparison units
+        (:attr:`pool_tree`, rows ``(unit, parent row, side)``: the unit compares the two halves
+        of the winner of its parent's ``side``) and only the comparisons on the winner's path
+        are part of the region's name (the argmax of the window); the others are cleared.
+        Two points lie in one region iff their keys are equal."""
+        P = np.array(patterns, dtype=bool, copy=True)
+        tree = self.pool_tree
+        if not tree.size:
+            return P
+        one = P.ndim == 1
+        P = np.atleast_2d(P)
+        live = np.zeros((P.shape[0], len(tree)), bool)
+        for r, (u, parent, side) in enumerate(tree):  # parents come first
+            live[:, r] = True if parent < 0 else live[:, parent] & (P[:, tree[parent, 0]] == bool(side))
+        P[:, tree[:, 0]] &= live
+        return P[0] if one else P
 
     # ----------------------------------------------------------------- evaluation
     def preactivations(self, x) -> list[np.ndarray]:
@@ -293,7 +320,8 @@ class Network:
         v = np.asarray(v, dtype=np.float64)
         W0 = self.weights[0] @ M
         b0 = self.biases[0] + self.weights[0] @ v
-        return Network([W0] + list(self.weights[1:]), [b0] + list(self.biases[1:]), self.slopes, self.linear)
+        return Network([W0] + list(self.weights[1:]), [b0] + list(self.biases[1:]), self.slopes, self.linear,
+                       self.pool_tree)
 
 
 def random_network(input_dim: int, widths, seed=None, *, bias_scale: float = 0.5, slope: float = 0.0,

@@ -3,7 +3,9 @@
 Arrays ``W0, b0, W1, b1, ..., WL, bL`` with ``W_i`` of shape (out, in); ReLU after every
 layer but the last; an optional scalar ``leaky_slope`` makes every hidden activation
 LeakyReLU(leaky_slope); optional boolean arrays ``linear{i}`` mark pass-through units of hidden
-layer i (identity activation: a skip connection carried through the layer).
+layer i (identity activation: a skip connection carried through the layer); an optional
+integer array ``pool_tree`` (rows: unit, parent row, side) marks max-pool comparison units
+(:meth:`~exactregions.network.Network.region_keys`).
 """
 
 from __future__ import annotations
@@ -35,12 +37,13 @@ def load_npz(path) -> Network:
             slope = float(z["leaky_slope"]) if "leaky_slope" in files else None
             linear = [z[f"linear{i}"] if f"linear{i}" in files else np.zeros(len(bs[i]), bool)
                       for i in range(n - 1)]
+            tree = z["pool_tree"] if "pool_tree" in files else None
     except ModelError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         raise ModelError(f"{path}: not a readable .npz file ({e.__class__.__name__}: {e})") from None
     try:
-        return Network(Ws, bs, slopes=slope, linear=linear)
+        return Network(Ws, bs, slopes=slope, linear=linear, pool_tree=tree)
     except NetworkError as e:
         raise ModelError(f"{path}: {e}") from None
 
@@ -57,6 +60,8 @@ def save_npz(net: Network, path) -> None:
     for i, lin in enumerate(net.linear):
         if lin.any():
             arrays[f"linear{i}"] = lin
+    if net.pool_tree.size:
+        arrays["pool_tree"] = net.pool_tree
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
     try:

@@ -1,12 +1,12 @@
 """ONNX import of the piecewise-linear subset.
 
 Supported operators: Gemm, MatMul, Add, Sub, Mul (by a constant), Relu, LeakyRelu, Flatten,
-Reshape, Conv (2-D), BatchNormalization (inference), AveragePool, GlobalAveragePool, Pad,
+Reshape, Conv (2-D), BatchNormalization (inference), AveragePool, MaxPool, GlobalAveragePool, Pad,
 Identity, Dropout, the residual Add/Sub of two branches, and the constant-only helpers torch's
 exporter emits for shapes (Constant, Shape, Gather, Unsqueeze, Squeeze, Concat, Cast).
-Convolutions and pools become dense affine maps; BatchNorm is folded. MaxPool is refused: it
-is piecewise linear, but its comparisons are not ReLU neurons and this library does not
-model them. Any other operator is refused with its name and node. The canonical network is
+Convolutions and average pools become dense affine maps; BatchNorm is folded. MaxPool
+becomes a tournament of ReLU comparisons whose regions are merged by argmax
+(:meth:`exactregions.io.trace.Tracer.maxpool`). Any other operator is refused with its name and node. The canonical network is
 checked against ONNX's reference evaluator on random inputs (to 1e-5).
 """
 
@@ -20,7 +20,7 @@ from .trace import Tracer
 CHECK_TOL = 1e-5
 
 _SUPPORTED = ("Gemm, MatMul, Add, Sub, Mul by a constant, Relu, LeakyRelu, Flatten, Reshape, Conv, "
-              "BatchNormalization, AveragePool, GlobalAveragePool, Pad, Identity, Dropout")
+              "BatchNormalization, AveragePool, MaxPool, GlobalAveragePool, Pad, Identity, Dropout")
 
 
 def _attrs(node):
@@ -204,8 +204,23 @@ def _convert(node, k, tr: Tracer, consts, last_use):
             torch_pad += [pads[axis], pads[r + axis]]
         tr.affine(out, x, _torch_fn(lambda X: F.pad(X, tuple(torch_pad), value=value)))
     elif op == "MaxPool":
-        raise ModelError(f"unsupported ONNX operator 'MaxPool' at {where}: max comparisons are not modelled; "
-                         "use AveragePool or a strided Conv")
+        if at.get("ceil_mode", 0) or any(v != 1 for v in at.get("dilations", [1, 1])) or len(shape) != 3:
+            raise ModelError(f"{where}: only 2-D MaxPool on (C, H, W) inputs without ceil_mode or dilation "
+                             "is supported")
+        ks = tuple(at["kernel_shape"])
+        st = tuple(at.get("strides", ks))
+        pads = list(at.get("pads", [0, 0, 0, 0]))
+        C, Hh, Ww = shape
+        idx = np.arange(C * Hh * Ww).reshape(C, Hh, Ww)
+        # padded positions take no part in the max (ONNX pads MaxPool with -inf)
+        full = np.full((C, Hh + pads[0] + pads[2], Ww + pads[1] + pads[3]), -1)
+        full[:, pads[0]:pads[0] + Hh, pads[1]:pads[1] + Ww] = idx
+        Ho = (full.shape[1] - ks[0]) // st[0] + 1
+        Wo = (full.shape[2] - ks[1]) // st[1] + 1
+        windows = [[v for v in full[c, i * st[0]:i * st[0] + ks[0], j * st[1]:j * st[1] + ks[1]].ravel() if v >= 0]
+                   for c in range(C) for i in range(Ho) for j in range(Wo)]
+        live = {name for name, last in last_use.items() if last > k and tr.has(name)}
+        tr.maxpool(out, x, windows, (C, Ho, Wo), live)
     else:
         raise ModelError(f"unsupported ONNX operator '{op}' at {where}: supported are {_SUPPORTED}")
 

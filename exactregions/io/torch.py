@@ -2,10 +2,11 @@
 
 A plain ``nn.Sequential`` (nested allowed) of Linear, BatchNorm1d (eval), ReLU, LeakyReLU,
 Flatten, Identity and Dropout is read directly: affine layers compose into one pending map,
-each activation closes a hidden layer. Convolutional models (Conv2d, BatchNorm2d, AvgPool2d)
+each activation closes a hidden layer. Convolutional models (Conv2d, BatchNorm2d, AvgPool2d,
+MaxPool2d)
 and modules with their own ``forward`` (e.g. a residual block) are exported to ONNX in memory
 (torch's TorchScript exporter) and read by :mod:`exactregions.io.onnx`; they need the input
-shape. MaxPool and other non-piecewise-linear layers are refused with their name. The
+shape. Other layers are refused with their name. The
 canonical network is checked against the torch model on random inputs.
 """
 
@@ -34,8 +35,7 @@ class _NeedsGraph(Exception):
     """The module is not a plain Sequential of dense layers: go through ONNX."""
 
 
-_REFUSED = {"MaxPool1d": "max comparisons are not modelled: use AvgPool or a strided Conv",
-            "MaxPool2d": "max comparisons are not modelled: use AvgPool2d or a strided Conv2d"}
+_REFUSED = {"MaxPool1d": "1-D max pooling is not supported: use MaxPool2d, AvgPool or a strided Conv"}
 
 
 def from_torch(module, check: bool = True, input_shape=None) -> Network:
