@@ -35,6 +35,8 @@ def cmd_count(args):
     prog = Progress(not args.quiet)
     extra = {"pieces": args.pieces} if args.pieces is not None else {}
     extra["kernel"] = args.kernel
+    if args.decision:
+        extra["decision"] = True
     res = count_regions(net, domain, engine=engine, reduce=not args.no_reduce, workers=args.workers,
                         scheduler=args.scheduler,
                         checkpoint=args.checkpoint, max_regions=args.max_regions, time_limit=args.time_limit,
@@ -66,8 +68,14 @@ def cmd_count(args):
         print(f"domain           {where}{kind}")
         print(f"activation regions {res.label()}")
         lin = res.linear_regions if res.linear_regions is not None else (
-            "n/a (incomplete count)" if not res.complete else "n/a (subdivision engine: use --engine bfs)")
+            "n/a (incomplete count)" if not res.complete else
+            f"n/a ({res.stats.get('engine')} engine: use --engine bfs)")
         print(f"linear regions   {lin}")
+        if res.decision is not None:
+            d = res.decision
+            pairs = ", ".join(f"{i}|{j}" for i, j in sorted(d.pairs)) or "none"
+            print(f"decision boundary crosses {d.regions_crossed} regions, length {d.length:.6g} "
+                  f"(classes meeting: {pairs}){'' if res.complete else ' (LOWER BOUND: incomplete count)'}")
         kernel = f" ({res.stats['kernel']} kernel)" if "kernel" in res.stats else ""
         print(f"engine           {res.stats.get('engine', 'bfs')}{kernel}"
               + (f" ({res.numerics['engine_note']})" if res.numerics.get("engine_note") else ""))
@@ -99,7 +107,8 @@ def cmd_plot(args):
     if not args.output.lower().endswith(".png"):
         raise UsageError(f"-o must name a .png file, got '{args.output}'")
     prog = Progress(not args.quiet)
-    res = count_regions(net, domain, max_regions=args.max_regions, time_limit=args.time_limit, progress=prog)
+    res = count_regions(net, domain, engine="auto", max_regions=args.max_regions, time_limit=args.time_limit,
+                        progress=prog, polygons=True, decision=args.decision)
     prog.done()
     if isinstance(domain, Plane):
         plot_regions(res, args.output, function=args.function, points=domain.points_2d(),
@@ -124,9 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--tol", type=float, default=Tolerances().inradius,
                    help="inradius/facet tolerance (default %(default)g)")
     c.add_argument("--verify", action="store_true", help="re-check completeness with one LP per row")
-    c.add_argument("--engine", default="auto", choices=["auto", "bfs", "subdivision"],
-                   help="auto (default): the vectorised subdivision for polytope domains and L2 balls in "
-                        "dimension <= 6, else the LP traversal (bfs, which also gives linear regions)")
+    c.add_argument("--engine", default="auto", choices=["auto", "bfs", "subdivision", "planar"],
+                   help="auto (default): the planar walk in 2-D (inputs and --plane slices), the vectorised "
+                        "subdivision for polytope domains up to 10-D and L2 balls up to 8-D (after the "
+                        "reduction), else the LP traversal (bfs, which also gives linear regions)")
+    c.add_argument("--decision", action="store_true",
+                   help="with a 2-D domain or --plane: the exact decision boundary (argmax of the outputs, or "
+                        "the sign of a single output): JSON 'decision_boundary' with regions_crossed, length, "
+                        "classes")
     c.add_argument("--kernel", default="auto", choices=["auto", "numba", "numpy"],
                    help="the subdivision's split step: numba (compiled; auto picks it when numba imports and "
                         "passes a one-square self-test) or numpy (the vectorised reference); the same cells "
@@ -150,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_domain_args(pl, whole=False)
     pl.add_argument("-o", "--output", required=True, help="PNG file to write")
     pl.add_argument("--function", action="store_true", help="shade by the network's output")
+    pl.add_argument("--decision", action="store_true", help="draw the exact decision boundary as a thick line")
     pl.add_argument("--max-regions", type=int, default=None, help="stop after N regions (title says lower bound)")
     pl.add_argument("--time-limit", type=float, default=None, help="stop after S seconds (lower bound)")
     pl.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -1,0 +1,247 @@
+"""The planar engine (issue 11): exact on degenerate arrangements, the same regions as the other
+engines, MaxPool regions named by argmax, and the decision boundary."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from exactregions import Ball, Box, Network, Plane, Polytope, count_regions
+from exactregions.cli import main
+from exactregions.engines import auto_engine
+from exactregions.engines.planar import count_regions_planar
+from exactregions.engines.subdivision import Degenerate
+from exactregions.io import load_npz, save_npz
+from exactregions.io.torch import from_torch
+
+from conftest import random_net
+
+
+def _patterns(res):
+    return {r.pattern.tobytes() for r in res.regions}
+
+
+def _sampled(net, domain, n=200000, seed=0):
+    """Distinct region keys of n random points of the domain: a lower bound on the count."""
+    X = domain.sample(n, np.random.default_rng(seed))
+    return np.unique(np.packbits(net.region_keys(net.pattern(X)), axis=1), axis=0).shape[0]
+
+
+def _check_points(net, domain, res):
+    for r in res.regions:
+        assert domain.contains(r.point[None])[0]
+        assert np.array_equal(net.region_keys(net.pattern(r.point)), r.pattern)
+
+
+@pytest.mark.parametrize("widths,domain", [
+    ([8, 8], Box(-1, 1, dim=2)),
+    ([16, 16, 16], Box([-0.5, -1.0], [1.0, 0.5])),
+    ([12, 12], Ball([0.1, -0.2], 0.7)),
+    ([12, 12], Ball([0.0, 0.1], 0.8, norm=1)),
+])
+def test_planar_equals_the_subdivision_region_for_region(widths, domain):
+    net = random_net(2, widths, seed=sum(widths))
+    a = count_regions(net, domain, engine="planar")
+    b = count_regions(net, domain, engine="subdivision")
+    assert a.complete and a.activation_regions == b.activation_regions > 20
+    assert _patterns(a) == _patterns(b)
+    _check_points(net, domain, a)
+
+
+def _lines(normals, offsets, out=1):
+    """A one-hidden-layer net whose units' lines are n . x + c = 0."""
+    N = np.asarray(normals, float)
+    return Network([N, np.ones((out, N.shape[0]))], [np.asarray(offsets, float), np.zeros(out)])
+
+
+@pytest.mark.parametrize("k", [2, 3, 5, 8])
+def test_k_lines_through_one_point_give_2k_regions(k):
+    p = np.array([0.3, -0.2])
+    ang = np.pi * np.arange(k) / k + 0.1
+    N = np.stack([np.cos(ang), np.sin(ang)], axis=1)
+    net = _lines(N, -N @ p)
+    disc = Ball(p, 0.5)
+    res = count_regions(net, disc, engine="auto")
+    assert res.activation_regions == 2 * k
+    assert count_regions(net, disc, engine="bfs").activation_regions == 2 * k
+    assert _sampled(net, disc) == 2 * k
+    _check_points(net, disc, res)
+    if k > 2:  # several lines through a vertex of the first split: the general subdivision refuses
+        with pytest.raises(Degenerate):
+            count_regions(net, Box(p - 0.5, p + 0.5), engine="subdivision")
+
+
+def test_repeated_parallel_and_constant_units():
+    base = np.array([[1.0, 0.5], [-0.3, 1.0], [1.0, 1.0]])
+    c = np.array([0.1, -0.2, 0.05])
+    # a copy, a scaled copy, a flipped copy (same line, other side), a parallel line, three constants
+    N = np.vstack([base, base[:1], 2.5 * base[1:2], -base[2:3], base[:1], np.zeros((3, 2))])
+    off = np.r_[c, c[0], 2.5 * c[1], -c[2], c[0] + 0.4, 1.0, -1.0, 0.0]
+    net = _lines(N, off)
+    box = Box(-1, 1, dim=2)
+    ref = count_regions(_lines(np.vstack([base, base[:1]]), np.r_[c, c[0] + 0.4]), box, engine="bfs")
+    res = count_regions(net, box, engine="planar")
+    assert res.activation_regions == ref.activation_regions == count_regions(net, box, engine="bfs").activation_regions
+    assert res.activation_regions == _sampled(net, box)
+    _check_points(net, box, res)
+    bits = np.array([r.pattern for r in res.regions])
+    assert bits[:, -3].all() and not bits[:, -2].any() and not bits[:, -1].any()  # constant units: fixed bits
+
+
+def test_lines_through_box_corners_and_along_edges():
+    # both diagonals of the square, and a line along its top edge
+    net = _lines([[1.0, -1.0], [1.0, 1.0], [0.0, 1.0]], [0.0, 0.0, -1.0])
+    box = Box(-1, 1, dim=2)
+    res = count_regions(net, box, engine="auto")
+    assert res.activation_regions == 4 == count_regions(net, box, engine="bfs").activation_regions
+    assert res.stats["engine"] == "planar" or "planar" in res.numerics.get("engine_note", "")
+
+
+def test_conv_net_on_images_with_constant_background():
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 16, 6), nn.ReLU(),
+                          nn.Linear(6, 2)).double()
+    net = from_torch(model, input_shape=(1, 6, 6))
+    rng = np.random.default_rng(0)
+    imgs = np.zeros((3, 6, 6))
+    imgs[:, 2:4, 2:4] = rng.uniform(0, 1, size=(3, 2, 2))  # zero background: most patches agree
+    plane = Plane(*imgs.reshape(3, -1))
+    res = count_regions(net, plane, engine="auto")
+    assert res.stats["engine"] == "planar" and res.complete
+    bfs = count_regions(net, plane, engine="bfs")
+    assert res.activation_regions == bfs.activation_regions and _patterns(res) == _patterns(bfs)
+    n2 = net.compose_affine(plane.basis, plane.p0)
+    assert _sampled(n2, plane.domain_2d()) <= res.activation_regions
+
+
+def test_planar_keeps_points_only_and_stops_with_a_lower_bound():
+    net = random_net(2, [32, 32], seed=4)
+    box = Box(-1, 1, dim=2)
+    full = count_regions_planar(net, box, keep_regions=False)
+    assert full.regions == [] and full.stats["points"].shape == (full.activation_regions, 2)
+    part = count_regions_planar(net, box, max_regions=16384)
+    assert not part.complete and part.activation_regions == 16384 or full.activation_regions < 16384
+
+
+# ----------------------------------------------------------------------------- MaxPool
+
+def _linf_pool():
+    """max(x, -x, y, -y) = the L-inf norm, as one MaxPool window over four affine units."""
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 4)
+            with torch.no_grad():
+                self.lin.weight.copy_(torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]]))
+                self.lin.bias.zero_()
+            self.pool = nn.MaxPool2d(2)
+            self.out = nn.Linear(1, 1)
+
+        def forward(self, x):
+            return self.out(self.pool(self.lin(x).reshape(-1, 1, 2, 2)).reshape(-1, 1))
+    return M().double()
+
+
+def test_maxpool_regions_are_named_by_argmax_hand_count():
+    net = from_torch(_linf_pool(), input_shape=(2,))
+    assert net.pool_tree.shape == (3, 3)
+    box = Box(-1, 1, dim=2)
+    res = count_regions(net, box, engine="auto")
+    # four argmax sectors; the tournament's own cells are eight (the lines x=0 and y=0 cut every
+    # sector, but only one of them is a boundary of the max there)
+    assert res.activation_regions == 4 and res.stats["cells"] == 8
+    assert count_regions(net, box, engine="bfs").activation_regions == 4
+    assert _sampled(net, box) == 4
+
+
+def test_lenet_style_maxpool_net_against_torch_argmax(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 5), nn.ReLU(),
+                          nn.Linear(5, 3)).double()
+    net = from_torch(model, input_shape=(1, 6, 6))
+    assert net.pool_tree.size
+    rng = np.random.default_rng(2)
+    plane = Plane(*rng.uniform(0, 1, size=(3, 36)))
+    res = count_regions(net, plane, engine="auto")
+    bfs = count_regions(net, plane, engine="bfs")
+    assert res.activation_regions == bfs.activation_regions and res.stats["cells"] >= res.activation_regions
+    # the keys of torch's own forward pass (ReLU signs, argmax indices) at sampled points: a lower bound,
+    # reached up to the thinnest regions
+    U = plane.domain_2d().sample(100000, rng)
+    x = torch.as_tensor(plane.lift(U)).reshape(-1, 1, 6, 6)
+    with torch.no_grad():
+        z = model[0](x)
+        _, arg = nn.functional.max_pool2d(model[1](z), 2, return_indices=True)
+        z2 = model[4](model[3](model[2](model[1](z))))
+    keys = np.hstack([z.reshape(len(U), -1).numpy() > 0, arg.reshape(len(U), -1).numpy(), z2.numpy() > 0])
+    seen = np.unique(keys, axis=0).shape[0]
+    assert seen <= res.activation_regions <= seen + 3
+    _check_points(net.compose_affine(plane.basis, plane.p0), plane.domain_2d(), res)
+    path = tmp_path / "pool.npz"
+    save_npz(net, path)
+    assert np.array_equal(load_npz(path).pool_tree, net.pool_tree)
+
+
+def test_relu_only_counts_are_unchanged_by_the_merge():
+    net = random_net(2, [10, 10], seed=7)
+    assert net.pool_tree.shape == (0, 3)
+    res = count_regions(net, Box(-1, 1, dim=2), engine="planar")
+    assert "cells" not in res.stats and np.array_equal(net.region_keys(res.regions[0].pattern), res.regions[0].pattern)
+
+
+# ----------------------------------------------------------------------------- decision boundary
+
+def test_linear_classifier_boundary_is_one_line_of_known_length():
+    # a hidden unit active on the whole box makes the output f = x1 - 0.3 (sign classifier)
+    net = Network([[[1.0, 0.0]], [[1.0]]], [[5.0], [-5.3]])
+    res = count_regions(net, Box(-1, 1, dim=2), decision=True)
+    d = res.decision
+    assert res.activation_regions == 1 and d.regions_crossed == 1
+    assert d.length == pytest.approx(2.0, abs=1e-12) and set(d.pairs) == {(0, 1)}
+    disc = count_regions(net, Ball([0.3, 0.0], 0.5), decision=True).decision
+    assert disc.length == pytest.approx(1.0, abs=1e-12)  # a diameter
+
+
+def _classifier(seed, out=3):
+    """A random 2-D net whose output layer splits the box between several classes."""
+    net = random_net(2, [16, 16], seed=seed)
+    W = np.random.default_rng(seed).normal(size=(out, 16))
+    return Network(list(net.weights[:-1]) + [W], list(net.biases[:-1]) + [np.zeros(out)])
+
+
+def test_boundary_points_tie_the_top_two_logits():
+    net = _classifier(5)
+    assert np.unique(net.forward(Box(-1, 1, dim=2).sample(5000, np.random.default_rng(0))).argmax(1)).size > 1
+    res = count_regions(net, Box(-1, 1, dim=2), decision=True)
+    d = res.decision
+    assert d.regions_crossed > 0 and d.length > 0
+    X = d.sample(300, rng=0)
+    F = np.sort(net.forward(X), axis=1)
+    assert np.all(np.abs(F[:, -1] - F[:, -2]) <= 1e-9 * np.maximum(1, np.abs(F[:, -1])))
+    # every crossed region holds two classes: points just off a segment on either side
+    classes = {tuple(sorted(c)) for c in d.classes}
+    assert classes == set(d.pairs)
+
+
+def test_cli_decision_json_plot_and_refusal(tmp_path, capsys):
+    net = _classifier(5)
+    path = tmp_path / "n.npz"
+    save_npz(net, path)
+    assert main(["count", str(path), "--box", "-1", "1", "--decision", "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    db = out["decision_boundary"]
+    assert set(db) >= {"regions_crossed", "length", "classes"} and db["length"] > 0 and db["classes"]
+    png = tmp_path / "n.png"
+    assert main(["plot", str(path), "--box", "-1", "1", "--decision", "-o", str(png), "--quiet"]) == 0
+    assert png.stat().st_size > 1000
+    assert main(["count", str(path), "--box", "-1", "1", "--decision", "--engine", "bfs"]) == 2
+    assert "planar engine" in capsys.readouterr().err
+
+
+def test_auto_engine_in_two_dimensions():
+    assert auto_engine(Box(-1, 1, dim=2)) == "planar"
+    assert auto_engine(Box(-1, 1, dim=3)) == "subdivision"
+    assert auto_engine(Polytope([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]], [1, 1, 1, 1])) == "planar"
