@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from exactregions import Ball, Box, count_regions, load_model  # noqa: E402
+from exactregions import Ball, Box, Plane, count_regions, load_model  # noqa: E402
 from exactregions.network import random_network  # noqa: E402
 
 SPEED = ROOT / "data" / "speed"
@@ -43,6 +43,11 @@ def _disc(d):
 
 def _image(r):
     return lambda d: Ball(np.load(SPEED / "d784_center.npy").ravel(), r)
+
+
+def _lenet_plane(name="lenet", **kw):
+    """The plane through three training images of ``data/speed/<name>_plane.npy`` (issue 11)."""
+    return lambda d: Plane(*np.load(SPEED / f"{name}_plane.npy"), **kw)
 
 
 def _peer(net_file, kind, size):
@@ -96,6 +101,18 @@ WORKLOADS = {
     "bfs-64d-32x32-ball-r0.15-unreduced": (64, [32, 32], lambda d: Ball(np.full(d, 0.1), 0.15), "bfs", 1, False,
                                            {"reduce": False}),
 }
+WORKLOADS.update({
+    # issue 11: 2-D inputs and plane slices of convolutional nets (the planar walk)
+    "planar-2d-64x64-box": (2, [64, 64], lambda d: Box(-1, 1, dim=d), "planar", 1, False),
+    "planar-2d-128x128-box": (2, [128, 128], lambda d: Box(-1, 1, dim=d), "planar", 1, False),
+    "planar-2d-64x64-disc": (2, [64, 64], _disc, "planar", 1, False),
+    "auto-lenet-plane-box": ("lenet_digits.onnx", None, _lenet_plane(), "auto", 1, False),
+    "auto-lenet-plane-parallelogram": ("lenet_digits.onnx", None, _lenet_plane(parallelogram=True), "auto", 1, False),
+    "auto-lenet-plane-disc-r1.5-decision": ("lenet_digits.onnx", None, _lenet_plane(radius=1.5), "auto", 1, False,
+                                            {"decision": True}),
+    "auto-lenet-maxpool-plane-disc-r0.5": ("lenet-max_digits.onnx", None, _lenet_plane("lenet-max", radius=0.5),
+                                           "auto", 1, False),
+})
 QUICK = ["bfs-2d-32x32x32-box", "sub-2d-32x32x32-box", "sub-4d-16x16-box"]
 
 
@@ -112,6 +129,8 @@ def run_one(name):
 
     kernel = resolve_kernel(opts.get("kernel", "auto"))  # loads (or compiles) the compiled kernel
     count_regions(random_network(2, [2], 0), Box(-1, 1, dim=2), engine="subdivision", kernel=kernel)
+    if engine in ("planar", "auto"):
+        count_regions(random_network(2, [2], 0), Box(-1, 1, dim=2), engine="planar")  # its kernel too
     load = time.perf_counter() - t
     times = []
     while True:
@@ -131,7 +150,8 @@ def run_one(name):
             "peer_s": peer, "ratio": round(sec / peer, 3) if peer else None,
             "regions_per_s": round(n / sec), "lp_per_region": round(res.stats["lp_solves"] / n, 3),
             "qp_per_region": round(res.stats["qp_solves"] / n, 4), "workers": workers,
-            "kernel": res.stats.get("kernel", ""), "kernel_load_s": round(load, 2) if res.stats.get("kernel") == "numba" else "",
+            "kernel": res.stats.get("kernel", ""),
+            "kernel_load_s": round(load, 2) if res.stats.get("kernel") == "numba" or res.stats["engine"] == "planar" else "",
             "peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "worker_peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024) or ""}
 
