@@ -245,3 +245,13 @@ def test_auto_engine_in_two_dimensions():
     assert auto_engine(Box(-1, 1, dim=2)) == "planar"
     assert auto_engine(Box(-1, 1, dim=3)) == "subdivision"
     assert auto_engine(Polytope([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]], [1, 1, 1, 1])) == "planar"
+
+
+def test_repeated_counts_in_one_process_agree_with_the_subdivision():
+    # a deep walk needs many map slots: a slot's holder count must start at zero when the pool
+    # grows (it once did not, and a second count in the same process came out different)
+    net = random_net(2, [128, 128], seed=0)
+    box = Box(-1, 1, dim=2)
+    ref = count_regions(net, box, engine="subdivision").activation_regions
+    assert [count_regions(net, box, engine="planar", keep_regions=False).activation_regions
+            for _ in range(3)] == [ref] * 3

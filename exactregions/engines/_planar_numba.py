@@ -358,6 +358,7 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
                     free = _grow1(free, 2 * nslots)
                 sn = nslots
                 nslots += 1
+                refs[sn] = 0  # grown buffers are not zeroed
             r0 = rowoff[l] if l > 0 else 0  # rows of earlier layers are not read below this node
             slots[sn, r0:] = S[r0:]
             dpos = 1.0 - gref[g]
