@@ -44,6 +44,13 @@ def _grow1(a, need):
 
 
 @njit(cache=True, nogil=True)
+def _grow_stack(a, b, c, d, e, f, g, h):
+    """The node stack's eight columns, twice as long."""
+    n = a.shape[0] + 1
+    return _grow1(a, n), _grow1(b, n), _grow1(c, n), _grow1(d, n), _grow1(e, n), _grow1(f, n), _grow1(g, n), _grow1(h, n)
+
+
+@njit(cache=True, nogil=True)
 def _classify(P, k, a0, a1, c, tol, sgn, vals):
     """Signs of the line ``a0 x + a1 y + c`` at the polygon's vertices (0 within ``tol`` of the
     line, relative to the terms' size); returns (any positive, any negative)."""
@@ -390,14 +397,8 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
                         continue
                 top += 1
                 if top == s_poff.shape[0]:
-                    s_poff = _grow1(s_poff, top + 1)
-                    s_pk = _grow1(s_pk, top + 1)
-                    s_coff = _grow1(s_coff, top + 1)
-                    s_ck = _grow1(s_ck, top + 1)
-                    s_layer = _grow1(s_layer, top + 1)
-                    s_slot = _grow1(s_slot, top + 1)
-                    s_unit = _grow1(s_unit, top + 1)
-                    s_bit = _grow1(s_bit, top + 1)
+                    s_poff, s_pk, s_coff, s_ck, s_layer, s_slot, s_unit, s_bit = _grow_stack(
+                        s_poff, s_pk, s_coff, s_ck, s_layer, s_slot, s_unit, s_bit)
                 if child == 0:
                     s_poff[top], s_pk[top], s_coff[top], s_ck[top] = poff, kp, coff, keep
                     s_slot[top], s_bit[top] = sl, 1
@@ -424,14 +425,8 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
                     nc += 1
             top += 1
             if top == s_poff.shape[0]:
-                s_poff = _grow1(s_poff, top + 1)
-                s_pk = _grow1(s_pk, top + 1)
-                s_coff = _grow1(s_coff, top + 1)
-                s_ck = _grow1(s_ck, top + 1)
-                s_layer = _grow1(s_layer, top + 1)
-                s_slot = _grow1(s_slot, top + 1)
-                s_unit = _grow1(s_unit, top + 1)
-                s_bit = _grow1(s_bit, top + 1)
+                s_poff, s_pk, s_coff, s_ck, s_layer, s_slot, s_unit, s_bit = _grow_stack(
+                    s_poff, s_pk, s_coff, s_ck, s_layer, s_slot, s_unit, s_bit)
             s_poff[top], s_pk[top], s_coff[top], s_ck[top] = poff, k, coff, nc
             s_layer[top], s_slot[top], s_unit[top], s_bit[top] = l + 1, sl, -1, 0
             refs[sl] += 1
