@@ -142,7 +142,7 @@ def _clip(P, k, a0, a1, c, label, lab_in, out, lab_out):
         sw = a0 * P[w, 0] + a1 * P[w, 1] + c
         if sv >= 0:
             out[m, 0], out[m, 1] = P[v, 0], P[v, 1]
-            lab_out[m] = lab_in[v] if sw >= 0 else lab_in[v]
+            lab_out[m] = lab_in[v]  # the kept part of edge v -> w
             m += 1
         if (sv >= 0) != (sw >= 0):
             t = sv / (sv - sw)
@@ -291,7 +291,6 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
     vals = np.empty(4096)
     tmpP = np.empty((4096, 2))
     tmpN = np.empty((4096, 2))
-    area_tol = 0.0
     while top >= 0:
         poff, k, coff, ck = s_poff[top], s_pk[top], s_coff[top], s_ck[top]
         l, sl = s_layer[top], s_slot[top]
