@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 
 from exactregions import Ball, Box, Plane, count_regions, load_model  # noqa: E402
 from exactregions.network import random_network  # noqa: E402
+from training import fit  # noqa: E402  (scripts/training.py)
 
 SPEED = ROOT / "data" / "speed"
 PEERS = json.loads((SPEED / "peers.json").read_text())
@@ -220,14 +221,7 @@ def digits_mlp(seed=0, epochs=20):
     X, y = torch.as_tensor(X / 16.0), torch.as_tensor(y)
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10)).double()
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(epochs):
-        perm = torch.randperm(len(X))
-        for i in range(0, len(X), 32):
-            idx = perm[i:i + 32]
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(X[idx]), y[idx]).backward()
-            opt.step()
+    fit(model, X, y, epochs=epochs, lr=0.01, batch=32)
     return from_torch(model), X.numpy()
 
 

@@ -23,6 +23,7 @@ from sklearn import datasets  # noqa: E402
 
 from exactregions.io import save_npz  # noqa: E402
 from exactregions.io.torch import from_torch  # noqa: E402
+from training import fit  # noqa: E402  (scripts/training.py)
 
 
 def digits784():
@@ -42,14 +43,7 @@ def main():
     for a, b in zip(dims[:-1], dims[1:]):
         layers += [nn.Linear(a, b), nn.ReLU()]
     model = nn.Sequential(*layers, nn.Linear(dims[-1], 10))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for _ in range(30):
-        perm = torch.randperm(len(X))
-        for i in range(0, len(X), 128):
-            idx = perm[i:i + 128]
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(X[idx]), y[idx]).backward()
-            opt.step()
+    fit(model, X, y, epochs=30, lr=1e-3, batch=128)
     acc = float((model(X).argmax(1) == y).float().mean())
     out = ROOT / "data" / "speed" / f"d784_{'x'.join(map(str, widths))}_digits.npz"
     save_npz(from_torch(model.double()), out)
