@@ -16,7 +16,7 @@ from .bfs import count_regions as count_regions_bfs
 from .region import Tolerances
 from .segment import count_segment
 from .verify import verify_count
-from .subdivision import Degenerate, plan, resolve_kernel, supports, _looks_small, _numba_works
+from .subdivision import Degenerate, numpy_kernel_pays, plan, resolve_kernel, supports
 from . import planar
 from .planar import count_regions_planar
 
@@ -35,11 +35,11 @@ def auto_engine(domain, net=None) -> str:
     """The engine ``engine="auto"`` runs on ``domain``: in 2-D the planar walk (exact on
     degenerate arrangements, the fastest measured: README, "Three engines"), except a small count
     in a process that has not loaded a compiled kernel, which the subdivision's numpy kernel
-    finishes before numba would load (:func:`~exactregions.engines.subdivision._looks_small`);
+    finishes before numba would load (:func:`~exactregions.engines.subdivision.numpy_kernel_pays`);
     above 2-D the subdivision up to :data:`AUTO_SUBDIVISION_MAX_DIM`, the BFS beyond."""
     if planar.supports(domain):
-        small = net is not None and _numba_works.cache_info().currsize == 0 and _looks_small(net, domain)
-        return "subdivision" if small and supports(domain) else "planar"
+        small = net is not None and supports(domain) and numpy_kernel_pays(net, domain)
+        return "subdivision" if small else "planar"
     if not supports(domain):
         return "bfs"
     kind = "l2 ball" if domain.l2_ball is not None else "polytope"

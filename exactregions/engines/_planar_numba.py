@@ -173,9 +173,8 @@ def _segment_in_disc(x0, y0, x1, y1, cx, cy, r):
 def _decision(P, k, slot, orow, n_out, has_disc, cx, cy, r, segs, nseg, pairs, area_tol):
     """The decision boundary inside one region: the class cells of the argmax (or of the sign of
     a single output), their shared edges as segments (clipped to the disc), their total length
-    added to ``pairs[k, j]``. Returns (length, segments, number of classes present)."""
+    added to ``pairs[k, j]``. Returns (length, segments, segment count)."""
     total = 0.0
-    npres = 0
     if n_out == 1:
         ncls = 2
     else:
@@ -207,7 +206,6 @@ def _decision(P, k, slot, orow, n_out, has_disc, cx, cy, r, segs, nseg, pairs, a
                 buf[v, 0], buf[v, 1], lab[v] = buf2[v, 0], buf2[v, 1], lab2[v]
         if m < 3 or abs(_area(buf, m)) <= area_tol:
             continue
-        npres += 1
         for v in range(m):
             o = lab[v]
             if o <= q:  # each shared edge once (from its lower class), region edges never
@@ -228,7 +226,7 @@ def _decision(P, k, slot, orow, n_out, has_disc, cx, cy, r, segs, nseg, pairs, a
             segs[nseg, 0], segs[nseg, 1], segs[nseg, 2], segs[nseg, 3] = x0, y0, x1, y1
             segs[nseg, 4], segs[nseg, 5] = q, o
             nseg += 1
-    return total, segs, nseg, npres
+    return total, segs, nseg
 
 
 @njit(cache=True)
@@ -272,7 +270,6 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
     segs = np.empty((256 if want_decision else 0, 6))
     nseg = 0
     pairs = np.zeros((max(n_out, 2), max(n_out, 2)))
-    total_len = 0.0
     nv_out = 0
     count = 0
     stopped = 0
@@ -463,9 +460,8 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
         if want_decision:
             crossed = _grow1(crossed, count + 1)
             area_tol = 1e-12 * abs(_area(P, k))
-            L, segs, nseg, npres = _decision(P, k, S, rowoff[H], n_out, has_disc, cx, cy, r, segs, nseg, pairs,
+            L, segs, nseg = _decision(P, k, S, rowoff[H], n_out, has_disc, cx, cy, r, segs, nseg, pairs,
                                              area_tol)
-            total_len += L
             crossed[count] = L > 0
         count += 1
         if refs[sl] == 0 and sl != 0:
@@ -478,4 +474,4 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
                 stopped = 1
                 break
     return (count, pts[:count], pat[:count], vtx[:nv_out], voff[:count + 1] if want_poly else voff[:1],
-            crossed[:count], segs[:nseg], pairs, total_len, stopped)
+            crossed[:count], segs[:nseg], pairs, stopped)

@@ -83,7 +83,7 @@ def _setup(net, domain, poly):
     X = domain.sample(REF_SAMPLES, np.random.default_rng(0))
     P = net.pattern(X)
     slopes = np.concatenate([np.full(w, s) for w, s in zip(net.hidden_widths, net.slopes)])
-    active = np.where(unstable, P.mean(axis=0) >= 0.5, fixed) | lin
+    active = np.where(unstable, P.mean(axis=0) >= 0.5, fixed)
     gref = np.where(active, 1.0, slopes)
     gneg = np.where(lin, 1.0, slopes)
     hoff = np.r_[0, np.cumsum(net.hidden_widths)].astype(np.int64)
@@ -104,7 +104,7 @@ def _setup(net, domain, poly):
             B = net.weights[k] @ (gref[hoff[k - 1]:hoff[k], None] * B)
             blocks.append(B)
         CTs.append(np.ascontiguousarray(np.vstack(blocks).T))
-    return M0, slot0, rowoff, CTs, unstable, fixed & ~lin | lin, gref, gneg, hoff
+    return M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff  # fixed: True on pass-through units
 
 
 class Decision:
@@ -178,12 +178,12 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
 
     nb._callback[0] = tick
     try:
-        out = nb.walk(poly, disc, M0, slot0, rowoff, cts, unstable, fixed.astype(np.bool_), gref, gneg, hoff,
+        out = nb.walk(poly, disc, M0, slot0, rowoff, cts, unstable, fixed, gref, gneg, hoff,
                       float(tol_v), bool(keep_regions), bool(polygons), bool(decision), net.output_dim,
                       int(max_regions or 0))
     finally:
         nb._callback[0] = None
-    count, pts, pat, vtx, voff, crossed, segs, pairs, _, stopped = out
+    count, pts, pat, vtx, voff, crossed, segs, pairs, stopped = out
     if stopped and stop_reason is None:
         stop_reason = f"max_regions {max_regions}"
     regions = []

@@ -446,8 +446,7 @@ def resolve_kernel(kernel: str, net=None, domain=None) -> str:
         raise ValueError(f"unknown kernel '{kernel}': choose from {', '.join(KERNELS)}")
     if kernel == "numpy":
         return kernel
-    if kernel == "auto" and net is not None and _numba_works.cache_info().currsize == 0 \
-            and _looks_small(net, domain):
+    if kernel == "auto" and net is not None and numpy_kernel_pays(net, domain):
         return "numpy"
     problem = _numba_works()
     if problem is None:
@@ -455,6 +454,12 @@ def resolve_kernel(kernel: str, net=None, domain=None) -> str:
     if kernel == "numba":
         raise ValueError(f"kernel 'numba' is not usable here ({problem}): use kernel='numpy'")
     return "numpy"
+
+
+def numpy_kernel_pays(net, domain) -> bool:
+    """No compiled kernel is loaded in this process yet and the count looks small
+    (:func:`_looks_small`): the numpy kernel finishes before numba would have loaded."""
+    return _numba_works.cache_info().currsize == 0 and _looks_small(net, domain)
 
 
 def _looks_small(net, domain) -> bool:
