@@ -21,6 +21,13 @@ is then a LOWER bound, a minimum an UPPER bound.
 
 A robustness verdict (:func:`robust`) reads the regions as the BFS finds them and stops at the
 first counterexample; otherwise it minimises the margin exactly by branch and bound.
+
+The decision boundary in any dimension (:func:`decision_regions`; in 2-D the planar engine also
+gives its segments and length): class ``k`` has a full-dimensional cell in a region iff the
+largest ``t`` with ``F_k - F_j >= t`` for every rival ``j`` on the closure of region ∩ domain is
+positive; the boundary crosses the regions with two classes or more; two classes meet in a
+region iff the tie ``F_k = F_j`` has a point where both beat every other class by ``t > 0`` and
+the region's and domain's constraints hold with slack ``t`` (always, for exactly two classes).
 """
 
 from __future__ import annotations
@@ -35,11 +42,16 @@ from .engines import count_regions
 from .network import as_network
 from .reduction import reduce_dimension
 
-__all__ = ["OutputRange", "Lipschitz", "Robustness", "output_range", "lipschitz", "robust"]
+__all__ = ["OutputRange", "Lipschitz", "Robustness", "DecisionRegions", "output_range", "lipschitz", "robust",
+           "decision_regions"]
 
 #: Clarabel's gap and feasibility tolerances for the per-region programmes, tried in turn when the
 #: solver ends "almost solved" (its own default is 1e-8)
 CONE_TOLS = (1e-11, 1e-9, 1e-8)
+
+#: a class is present in a region (or two classes meet there) when the programme's slack ``t``
+#: exceeds this (the programmes are solved to :data:`CONE_TOLS`)
+DECISION_TOL = 1e-9
 
 
 @dataclass
@@ -192,6 +204,107 @@ def _cone_programme(cost, A, b, cones, what):
             break
     from .oracle import SolverError
     raise SolverError(f"Clarabel could not decide {what}: status {status}")
+
+
+@dataclass
+class DecisionRegions:
+    """Which regions the decision boundary crosses (``crossed``, one flag per region of
+    ``result``) and which pairs of classes meet (``pairs``: {(i, j): regions where they meet});
+    ``length`` is None (a length exists in 2-D: the planar engine's ``Decision``)."""
+
+    crossed: np.ndarray
+    pairs: dict
+    complete: bool
+    programmes_solved: int
+    length: None = None
+
+    @property
+    def regions_crossed(self) -> int:
+        return int(self.crossed.sum())
+
+    def to_dict(self, complete=None) -> dict:
+        return {"regions_crossed": self.regions_crossed, "length": None,
+                "classes": [list(p) for p in sorted(self.pairs)],
+                "complete": self.complete if complete is None else complete}
+
+
+def decision_regions(net, domain, *, result=None, input_shape=None, **count_kwargs) -> DecisionRegions:
+    """The regions the decision boundary of a classifier crosses (argmax of the outputs, or the
+    sign of a single output) and the classes that meet (module docstring), from ``result`` (a
+    count with affine maps: the BFS's) or from a BFS count made here. Exact up to
+    :data:`DECISION_TOL`; from an incomplete count, a lower bound (``complete`` False)."""
+    net = as_network(net, input_shape)
+    if result is None:
+        _check_domain(domain)
+        result = count_regions(net, domain, engine="bfs", keep_regions=True, **count_kwargs)
+    if any(r.affine is None for r in result.regions):
+        raise ValueError("the decision boundary needs each region's affine map: count with engine='bfs'")
+    rows = _domain_rows(domain)
+    single = net.output_dim == 1
+    crossed = np.zeros(len(result.regions), bool)
+    pairs, solved = {}, 0
+    for i, reg in enumerate(result.regions):
+        M, m = reg.affine
+        if single:  # classes 0 (F < 0) and 1 (F > 0)
+            M, m = np.vstack([np.zeros_like(M), M]), np.concatenate([[0.0], m])
+        n_cls = M.shape[0]
+        own = int(np.argmax(M @ reg.point + m))  # the class at the region's point is present
+        present = [own]
+        for k in range(n_cls):
+            if k == own:
+                continue
+            W, B = np.delete(M[k] - M, k, axis=0), np.delete(m[k] - m, k)
+            if np.any(domain.support(W) + B <= 0):  # a rival wins on the whole domain
+                continue
+            solved += 1
+            if _max_slack(net, reg.pattern, W, B, domain, rows) > DECISION_TOL:
+                present.append(k)
+        if len(present) < 2:
+            continue
+        crossed[i] = True
+        present.sort()
+        for a in range(len(present)):
+            for b in range(a + 1, len(present)):
+                k, j = present[a], present[b]
+                meet = len(present) == 2
+                if not meet:
+                    others = [o for o in range(n_cls) if o not in (k, j)]
+                    solved += 1
+                    meet = _max_slack(net, reg.pattern, M[k] - M[others], m[k] - m[others], domain, rows,
+                                      tie=(M[k] - M[j], m[k] - m[j])) > DECISION_TOL
+                if meet:
+                    pairs[(k, j)] = pairs.get((k, j), 0) + 1
+    return DecisionRegions(crossed, pairs, result.complete, solved)
+
+
+def _max_slack(net, pattern, W, B, domain, rows, tie=None):
+    """The largest ``t <= 1`` with ``W x + B >= t`` on the closure of region ∩ domain; with
+    ``tie = (w, b)`` also ``w x + b = 0`` and the region's and domain's constraints kept with
+    slack ``t`` (a relative-interior point of the tie). -inf when there is none."""
+    import clarabel
+
+    A, c = net.region_constraints(pattern)
+    keep = ~net.linear_mask()
+    s = np.where(pattern[keep], 1.0, -1.0)
+    G = np.vstack([-s[:, None] * A[keep], rows[0]])  # G x <= h
+    h = np.concatenate([s * c[keep], rows[1]])
+    d = net.input_dim
+    slack = np.linalg.norm(G, axis=1) if tie is not None else np.zeros(G.shape[0])
+    # z = (x, t); minimise -t subject to b - A z in the cones
+    blocks = [np.hstack([G, slack[:, None]]), np.hstack([-W, np.ones((W.shape[0], 1))]), np.eye(1, d + 1, d)]
+    rhs = [h, B, [1.0]]
+    cones = [clarabel.NonnegativeConeT(G.shape[0] + W.shape[0] + 1)]
+    if tie is not None:
+        blocks.append(np.append(tie[0], 0.0)[None])
+        rhs.append([-tie[1]])
+        cones.append(clarabel.ZeroConeT(1))
+    if isinstance(domain, Ball) and domain.norm == 2:  # (r - slack t, x - c) in the second-order cone
+        blocks += [np.eye(1, d + 1, d) * (1.0 if tie is not None else 0.0), np.hstack([-np.eye(d), np.zeros((d, 1))])]
+        rhs += [[domain.radius], -domain.center]
+        cones.append(clarabel.SecondOrderConeT(d + 1))
+    z = _cone_programme(-np.eye(1, d + 1, d)[0], np.vstack(blocks), np.concatenate([np.ravel(r) for r in rhs]),
+                        cones, "the slack of a class in a region")
+    return -np.inf if isinstance(z, str) else float(z[d])
 
 
 def _dual_order(norm) -> float:

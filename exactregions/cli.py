@@ -35,13 +35,20 @@ def cmd_count(args):
     prog = Progress(not args.quiet)
     extra = {"pieces": args.pieces} if args.pieces is not None else {}
     extra["kernel"] = args.kernel
-    if args.decision:
+    planar_decision = args.decision and (net.input_dim == 2 or isinstance(domain, Plane))
+    if planar_decision:
         extra["decision"] = True
+    elif args.decision:  # above 2-D: the BFS's regions, then one programme per class and region
+        engine = "bfs"
     res = count_regions(net, domain, engine=engine, reduce=not args.no_reduce, workers=args.workers,
                         scheduler=args.scheduler,
                         checkpoint=args.checkpoint, max_regions=args.max_regions, time_limit=args.time_limit,
                         tol=Tolerances(inradius=args.tol, facet=args.tol), progress=prog, **extra)
     prog.done()
+    if args.decision and not planar_decision:
+        from .analysis import decision_regions
+
+        res.decision = decision_regions(net, domain, result=res)
     if res.stop_reason == "interrupted":
         where = f"; rerun the same command to resume from the checkpoint in {args.checkpoint}" \
             if args.checkpoint else ""
@@ -74,7 +81,8 @@ def cmd_count(args):
         if res.decision is not None:
             d = res.decision
             pairs = ", ".join(f"{i}|{j}" for i, j in sorted(d.pairs)) or "none"
-            print(f"decision boundary crosses {d.regions_crossed} regions, length {d.length:.6g} "
+            length = "n/a above 2-D" if d.length is None else f"{d.length:.6g}"
+            print(f"decision boundary crosses {d.regions_crossed} regions, length {length} "
                   f"(classes meeting: {pairs}){'' if res.complete else ' (LOWER BOUND: incomplete count)'}")
         kernel = f" ({res.stats['kernel']} kernel)" if "kernel" in res.stats else ""
         print(f"engine           {res.stats.get('engine', 'bfs')}{kernel}"
@@ -138,9 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "subdivision for polytope domains up to 10-D and L2 balls up to 8-D (after the "
                         "reduction), else the LP traversal (bfs, which also gives linear regions)")
     c.add_argument("--decision", action="store_true",
-                   help="with a 2-D domain or --plane: the exact decision boundary (argmax of the outputs, or "
-                        "the sign of a single output): JSON 'decision_boundary' with regions_crossed, length, "
-                        "classes")
+                   help="the exact decision boundary (argmax of the outputs, or the sign of a single output): "
+                        "JSON 'decision_boundary' with regions_crossed, length (2-D domains and --plane; null "
+                        "above 2-D, where the BFS's regions are tested by one programme per class) and classes")
     c.add_argument("--kernel", default="auto", choices=["auto", "numba", "numpy"],
                    help="the subdivision's split step: numba (compiled; auto picks it when numba imports and "
                         "passes a one-square self-test) or numpy (the vectorised reference); the same cells "

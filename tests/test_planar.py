@@ -255,3 +255,44 @@ def test_repeated_counts_in_one_process_agree_with_the_subdivision():
     ref = count_regions(net, box, engine="subdivision").activation_regions
     assert [count_regions(net, box, engine="planar", keep_regions=False).activation_regions
             for _ in range(3)] == [ref] * 3
+
+
+# ----------------------------------------------------------------------------- decision boundary above 2-D
+
+def test_decision_regions_agree_with_the_planar_segments_in_2d():
+    from exactregions.analysis import decision_regions
+
+    net = _classifier(5)
+    for dom in (Box(-1, 1, dim=2), Ball([0.1, 0.2], 0.6)):
+        planar = count_regions(net, dom, decision=True)
+        bfs = count_regions(net, dom, engine="bfs")
+        general = decision_regions(net, dom, result=bfs)
+        crossed_p = {r.pattern.tobytes() for r, c in zip(planar.regions, planar.decision.crossed) if c}
+        crossed_g = {r.pattern.tobytes() for r, c in zip(bfs.regions, general.crossed) if c}
+        assert crossed_p == crossed_g and len(crossed_p) > 3
+        assert set(general.pairs) == set(planar.decision.pairs)
+
+
+def test_decision_regions_in_4d_contain_what_sampling_sees(tmp_path, capsys):
+    from exactregions.analysis import decision_regions
+
+    base = random_net(4, [10, 10], seed=2)
+    W = np.random.default_rng(2).normal(size=(4, 10))
+    net = Network(list(base.weights[:-1]) + [W], list(base.biases[:-1]) + [np.zeros(4)])
+    box = Box(-1, 1, dim=4)
+    res = count_regions(net, box, engine="bfs")
+    dec = decision_regions(net, box, result=res)
+    index = {r.pattern.tobytes(): i for i, r in enumerate(res.regions)}
+    X = box.sample(40000, np.random.default_rng(1))
+    seen = {}
+    for p, c in zip(net.pattern(X), net.forward(X).argmax(1)):
+        seen.setdefault(index[p.tobytes()], set()).add(int(c))
+    sampled = {i for i, cls in seen.items() if len(cls) > 1}
+    assert sampled and sampled <= set(np.flatnonzero(dec.crossed))
+    assert dec.regions_crossed <= res.activation_regions
+    path = tmp_path / "n4.npz"
+    save_npz(net, path)
+    assert main(["count", str(path), "--box", "-1", "1", "--decision", "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)["decision_boundary"]
+    assert out["regions_crossed"] == dec.regions_crossed and out["length"] is None
+    assert {tuple(p) for p in out["classes"]} == set(dec.pairs)

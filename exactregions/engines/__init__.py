@@ -100,8 +100,9 @@ def _dispatch(net, domain, *, engine, reduce, workers, scheduler, checkpoint, **
         raise ValueError(f"domain has dimension {domain.dim} but the network takes {net.input_dim} inputs")
     if kwargs.get("decision") or kwargs.get("polygons"):  # only the planar walk draws in the plane
         if engine not in ("auto", "planar") or not planar.supports(domain):
-            raise ValueError("the decision boundary and region polygons come from the planar engine: a bounded "
-                             "2-D domain or a plane slice, engine='auto' or 'planar'")
+            raise ValueError("the decision boundary's segments and region polygons come from the planar engine: a "
+                             "bounded 2-D domain or a plane slice, engine='auto' or 'planar' (in any dimension, "
+                             "exactregions.analysis.decision_regions says which regions it crosses)")
         engine, reduce = "planar", False  # the picture stays in the domain's own plane
     opts = dict(workers=workers, scheduler=scheduler, checkpoint=checkpoint, **kwargs)
     red = reduce_dimension(net, domain) if reduce else None
