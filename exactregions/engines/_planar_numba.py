@@ -8,6 +8,10 @@ the whole subtree (its bit is set, and if its gate differs from the reference ga
 a rank-one update through the precomputed chain ``CT``); the first unit whose line crosses it
 splits the polygon in two. Vertices within ``tol`` (relative) of a line belong to both sides,
 so coincident lines, lines through vertices and constant units need no special case.
+
+A slot is stored coefficient by coefficient (shape (3, rows): every ``a_x``, then every ``a_y``,
+then every ``c``), so a rank-one update is three contiguous loops that vectorise, with fused
+multiply-adds: the LeNet slice of the README 12.8 s -> about 10 s against rows of three.
 """
 
 from __future__ import annotations
@@ -111,15 +115,19 @@ def _disc_distance(P, k, cx, cy):
     return best, bx, by
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract"})  # fused multiply-adds: one rounding, not two
 def _apply(slot, CT, row0, j_local, m0, m1, m2, dg):
     """slot[row0 + r] += dg * CT[j, r] * (m0, m1, m2) for every later row r."""
     x0, x1, x2 = dg * m0, dg * m1, dg * m2
-    for r in range(CT.shape[1]):
-        f = CT[j_local, r]
-        slot[row0 + r, 0] += f * x0
-        slot[row0 + r, 1] += f * x1
-        slot[row0 + r, 2] += f * x2
+    n = CT.shape[1]
+    c = CT[j_local]
+    s0, s1, s2 = slot[0, row0:row0 + n], slot[1, row0:row0 + n], slot[2, row0:row0 + n]
+    for r in range(n):  # three contiguous rows: vectorised
+        s0[r] += c[r] * x0
+    for r in range(n):
+        s1[r] += c[r] * x1
+    for r in range(n):
+        s2[r] += c[r] * x2
 
 
 @njit(cache=True, nogil=True)
@@ -193,11 +201,11 @@ def _decision(P, k, slot, orow, n_out, has_disc, cx, cy, r, segs, nseg, pairs, a
                 continue
             if n_out == 1:  # class 1: f > 0, class 0: f < 0
                 sg = 1.0 if q == 1 else -1.0
-                a0, a1, c = sg * slot[orow, 0], sg * slot[orow, 1], sg * slot[orow, 2]
+                a0, a1, c = sg * slot[0, orow], sg * slot[1, orow], sg * slot[2, orow]
             else:
-                a0 = slot[orow + q, 0] - slot[orow + o, 0]
-                a1 = slot[orow + q, 1] - slot[orow + o, 1]
-                c = slot[orow + q, 2] - slot[orow + o, 2]
+                a0 = slot[0, orow + q] - slot[0, orow + o]
+                a1 = slot[1, orow + q] - slot[1, orow + o]
+                c = slot[2, orow + q] - slot[2, orow + o]
                 if a0 == 0 and a1 == 0 and c == 0 and o < q:  # identical outputs: the first one wins
                     m = 0
                     continue
@@ -236,7 +244,7 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
     polygons (vertex rows and offsets), decision data and a stop flag."""
     H = hoff.shape[0] - 1  # hidden layers
     N = hoff[H]
-    T = slot0.shape[0]
+    T = slot0.shape[1]
     has_disc = disc[2] > 0
     cx, cy, r = disc[0], disc[1], disc[2]
     nbytes = (N + 7) // 8
@@ -253,7 +261,7 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
     s_bit = np.empty(cap, np.int64)
     pbuf = np.empty((4096, 2))
     cbuf = np.empty(1 << 16, np.int64)
-    slots = np.empty((8, T, 3))
+    slots = np.empty((8, 3, T))
     free = np.empty(8, np.int64)
     nfree = 0
     refs = np.zeros(8, np.int64)  # stack nodes holding each slot
@@ -320,7 +328,7 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
                 a0, a1, c = M0[j, 0], M0[j, 1], M0[j, 2]
             else:
                 row = rowoff[l] + j
-                a0, a1, c = S[row, 0], S[row, 1], S[row, 2]
+                a0, a1, c = S[0, row], S[1, row], S[2, row]
             # the polygon's bounding box first: most units are far from a small polygon
             mid = a0 * bx + a1 * by + c
             spread = abs(a0) * ex + abs(a1) * ey
@@ -353,7 +361,7 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
                 sn = free[nfree]
             else:
                 if nslots == slots.shape[0]:
-                    grown = np.empty((2 * nslots, T, 3))
+                    grown = np.empty((2 * nslots, 3, T))
                     grown[:nslots] = slots[:nslots]
                     slots = grown
                     S = slots[sl]
@@ -363,7 +371,7 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
                 nslots += 1
                 refs[sn] = 0  # grown buffers are not zeroed
             r0 = rowoff[l] if l > 0 else 0  # rows of earlier layers are not read below this node
-            slots[sn, r0:] = S[r0:]
+            slots[sn, :, r0:] = S[:, r0:]
             dpos = 1.0 - gref[g]
             dneg = gneg[g] - gref[g]
             if ncol > 0:

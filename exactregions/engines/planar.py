@@ -94,7 +94,7 @@ def _setup(net, domain, poly):
         cur = net.weights[l] @ (g[:, None] * cur)
         cur[:, 2] += net.biases[l]
         maps.append(cur)
-    slot0 = np.ascontiguousarray(np.vstack(maps))
+    slot0 = np.ascontiguousarray(np.vstack(maps).T)  # (3, rows): a_x, a_y and c, each contiguous
     rowoff = np.r_[0, 0, np.cumsum([m.shape[0] for m in maps])[:-1]].astype(np.int64)
     CTs = []
     for l in range(H):  # chain of unit j of layer l through the later layers' reference gates
