@@ -7,7 +7,10 @@ of the plane, exact on the node). A unit whose line does not cross the polygon i
 the whole subtree (its bit is set, and if its gate differs from the reference gate the slot gets
 a rank-one update through the precomputed chain ``CT``); the first unit whose line crosses it
 splits the polygon in two. Vertices within ``tol`` (relative) of a line belong to both sides,
-so coincident lines, lines through vertices and constant units need no special case.
+so coincident lines, lines through vertices and constant units need no special case. A unit
+that is zero on a region only through cancellation (a max-pool comparison of two inactive
+units: ``(z_a - z_b) - z_a + z_b``) keeps rounding noise in its coefficients; the noise floor
+``unoise`` (a bound on the terms summed into it) makes such a unit constant, not a line.
 
 A slot is stored coefficient by coefficient (shape (3, rows): every ``a_x``, then every ``a_y``,
 then every ``c``), so a rank-one update is three contiguous loops that vectorise, with fused
@@ -55,16 +58,17 @@ def _grow_stack(a, b, c, d, e, f, g, h):
 
 
 @njit(cache=True, nogil=True)
-def _classify(P, k, a0, a1, c, tol, sgn, vals):
+def _classify(P, k, a0, a1, c, tol, noise, sgn, vals):
     """Signs of the line ``a0 x + a1 y + c`` at the polygon's vertices (0 within ``tol`` of the
-    line, relative to the terms' size); returns (any positive, any negative)."""
+    line, relative to the terms' size, or within ``noise (1 + |x| + |y|)``: the rounding bound of
+    coefficients summed from larger terms); returns (any positive, any negative)."""
     pos = False
     neg = False
     for v in range(k):
         x, y = P[v, 0], P[v, 1]
         s = a0 * x + a1 * y + c
         vals[v] = s
-        if abs(s) <= tol * (abs(a0 * x) + abs(a1 * y) + abs(c)) or s == 0.0:
+        if abs(s) <= tol * (abs(a0 * x) + abs(a1 * y) + abs(c)) + noise * (1.0 + abs(x) + abs(y)) or s == 0.0:
             sgn[v] = 0
         elif s > 0:
             sgn[v] = 1
@@ -238,12 +242,12 @@ def _decision(P, k, slot, orow, n_out, has_disc, cx, cy, r, segs, nseg, pairs, a
 
 
 @njit(cache=True)
-def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff, tol, want_bits, want_poly,
+def walk(poly0, disc, M0, slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff, unoise, tol, want_bits, want_poly,
          want_decision, n_out, max_leaves):
     """The whole walk; see the module docstring. Returns the leaves' points, packed patterns,
     polygons (vertex rows and offsets), decision data and a stop flag."""
-    H = hoff.shape[0] - 1  # hidden layers
-    N = hoff[H]
+    H = uoff.shape[0] - 1  # hidden layers; unit j of layer l is pattern bit ug[uoff[l] + j]
+    N = fixed.shape[0]
     T = slot0.shape[1]
     has_disc = disc[2] > 0
     cx, cy, r = disc[0], disc[1], disc[2]
@@ -284,12 +288,11 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
     # the root
     k0 = poly0.shape[0]
     pbuf[:k0] = poly0
-    n0 = hoff[1] - hoff[0]
-    nc = 0
-    for j in range(n0):
-        if unstable[j]:
-            cbuf[nc] = j
-            nc += 1
+    nc = uoff[1] - uoff[0]
+    if nc > cbuf.shape[0]:
+        cbuf = np.empty(nc, np.int64)
+    for j in range(nc):
+        cbuf[j] = j
     top = 0
     s_poff[0], s_pk[0], s_coff[0], s_ck[0], s_layer[0], s_slot[0], s_unit[0], s_bit[0] = 0, k0, 0, nc, 0, 0, -1, 0
     sgn = np.empty(4096, np.int64)
@@ -323,25 +326,26 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
         keep = 0
         for q in range(ck):
             j = cbuf[coff + q]
-            g = hoff[l] + j
+            g = ug[uoff[l] + j]
             if l == 0:
                 a0, a1, c = M0[j, 0], M0[j, 1], M0[j, 2]
             else:
                 row = rowoff[l] + j
                 a0, a1, c = S[0, row], S[1, row], S[2, row]
             # the polygon's bounding box first: most units are far from a small polygon
+            nz = unoise[uoff[l] + j]
             mid = a0 * bx + a1 * by + c
-            spread = abs(a0) * ex + abs(a1) * ey
+            spread = abs(a0) * ex + abs(a1) * ey + nz * (1.0 + abs(bx) + ex + abs(by) + ey)
             if mid > spread:
                 pos, neg = True, False
             elif mid < -spread:
                 pos, neg = False, True
             else:
-                pos, neg = _classify(P, k, a0, a1, c, tol, sgn, vals)
+                pos, neg = _classify(P, k, a0, a1, c, tol, nz, sgn, vals)
             if pos and neg:
                 if split_j < 0:
                     split_j = j
-                    sa0, sa1, sc = a0, a1, c
+                    sa0, sa1, sc, snz = a0, a1, c, nz
                 else:
                     cbuf[coff + keep] = j  # in place: keep <= q
                     keep += 1
@@ -351,10 +355,10 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
             if dg != 0.0 and ncol > 0:
                 _apply(S, CT, row1, j, a0, a1, c, dg)
         if split_j >= 0:
-            _classify(P, k, sa0, sa1, sc, tol, sgn, vals)
+            _classify(P, k, sa0, sa1, sc, tol, snz, sgn, vals)
             kp = _split(P, k, sgn, vals, 1, tmpP)
             kn = _split(P, k, sgn, vals, -1, tmpN)
-            g = hoff[l] + split_j
+            g = ug[uoff[l] + split_j]
             # the negative child gets a copy of the slot
             if nfree > 0:
                 nfree -= 1
@@ -418,15 +422,13 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff,
             continue
         # no unit of layer l cuts the polygon: on to the next layer, or a leaf
         if l + 1 < H:
-            nl = hoff[l + 2] - hoff[l + 1]
+            nl = uoff[l + 2] - uoff[l + 1]
             need = coff + nl
             if need > cbuf.shape[0]:
                 cbuf = _grow1(cbuf, need)
-            nc = 0
             for j in range(nl):
-                if unstable[hoff[l + 1] + j]:
-                    cbuf[coff + nc] = j
-                    nc += 1
+                cbuf[coff + j] = j
+            nc = nl
             top += 1
             if top == s_poff.shape[0]:
                 s_poff, s_pk, s_coff, s_ck, s_layer, s_slot, s_unit, s_bit = _grow_stack(

@@ -50,6 +50,11 @@ __all__ = ["count_regions_planar", "supports", "Decision", "TOL"]
 #: tolerance of the planar engine, ``tol=`` to change it (``|a.v + c| <= tol (|a_x v_x| + |a_y v_y| + |c|)``)
 TOL = 1e-9
 
+#: a unit's coefficients are summed from terms (the reference map, rank-one updates) whose
+#: absolute values add up to at most ``m`` (computed per unit); their rounding error is taken to
+#: be below ``NOISE * m`` (about 4,500 units of float64 rounding): values within it are zero
+NOISE = 1e-12
+
 #: sample size for the reference gates (the majority state of each unit); any choice is exact,
 #: a better one only saves rank-one updates
 REF_SAMPLES = 256
@@ -72,7 +77,8 @@ def _domain_polygon(domain) -> np.ndarray:
 
 def _setup(net, domain, poly):
     """Reference gates, the root slot (every later layer's maps at the reference gates), the
-    rank-one chains and the stable units."""
+    rank-one chains, the fixed bits, and the units the walk sees (``ug``: each unstable unit's
+    pattern index, layer by layer from ``uoff``)."""
     H = len(net.hidden_widths)
     lin = net.linear_mask()
     first = None
@@ -87,24 +93,36 @@ def _setup(net, domain, poly):
     gref = np.where(active, 1.0, slopes)
     gneg = np.where(lin, 1.0, slopes)
     hoff = np.r_[0, np.cumsum(net.hidden_widths)].astype(np.int64)
+    # only the units that can cut are walked and kept in the slots: a stable or pass-through unit
+    # is never a line and never leaves its reference gate, its effect is in the chains already
+    kept = [np.flatnonzero(unstable[hoff[l]:hoff[l + 1]]) for l in range(H)]
+    ug = np.concatenate([hoff[l] + kept[l] for l in range(H)]).astype(np.int64)  # global unit of each
+    uoff = np.r_[0, np.cumsum([k.size for k in kept])].astype(np.int64)
     M0 = np.hstack([net.weights[0], net.biases[0][:, None]])
-    maps, cur = [], M0  # maps of layers 1..H at the reference gates
+    maps, cur = [], M0  # maps of layers 1..H at the reference gates, kept rows only
     for l in range(1, H + 1):
         g = gref[hoff[l - 1]:hoff[l]]
         cur = net.weights[l] @ (g[:, None] * cur)
         cur[:, 2] += net.biases[l]
-        maps.append(cur)
+        maps.append(cur[kept[l]] if l < H else cur)
     slot0 = np.ascontiguousarray(np.vstack(maps).T)  # (3, rows): a_x, a_y and c, each contiguous
     rowoff = np.r_[0, 0, np.cumsum([m.shape[0] for m in maps])[:-1]].astype(np.int64)
     CTs = []
-    for l in range(H):  # chain of unit j of layer l through the later layers' reference gates
-        B = net.weights[l + 1]
-        blocks = [B]
+    for l in range(H):  # chain of each kept unit of layer l through the later layers' reference gates
+        B = net.weights[l + 1][:, kept[l]]
+        blocks = [B[kept[l + 1]] if l + 1 < H else B]
         for k in range(l + 2, H + 1):
             B = net.weights[k] @ (gref[hoff[k - 1]:hoff[k], None] * B)
-            blocks.append(B)
+            blocks.append(B[kept[k]] if k < H else B)
         CTs.append(np.ascontiguousarray(np.vstack(blocks).T))
-    return M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff  # fixed: True on pass-through units
+    # the rounding floor of each unit: NOISE times the sum of the absolute terms any of its
+    # coefficients can be built from (|W| times the previous layer's bound, gates at most 1)
+    mag = [np.abs(M0).sum(axis=1)]
+    for l in range(1, H):
+        mag.append(np.abs(net.weights[l]) @ mag[-1] + np.abs(net.biases[l]))
+    unoise = NOISE * np.concatenate([m[k] for m, k in zip(mag, kept)])
+    return (np.ascontiguousarray(M0[kept[0]]), slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff,
+            unoise)  # fixed: True on pass-through units
 
 
 class Decision:
@@ -159,7 +177,7 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
     if H == 0:
         return _single(net, domain, t0)
     poly = _domain_polygon(domain)
-    M0, slot0, rowoff, CTs, unstable, fixed, gref, gneg, hoff = _setup(net, domain, poly)
+    M0, slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff, unoise = _setup(net, domain, poly)
     from numba.typed import List
 
     cts = List(CTs)
@@ -178,7 +196,7 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
 
     nb._callback[0] = tick
     try:
-        out = nb.walk(poly, disc, M0, slot0, rowoff, cts, unstable, fixed, gref, gneg, hoff,
+        out = nb.walk(poly, disc, M0, slot0, rowoff, cts, fixed, gref, gneg, ug, uoff, unoise,
                       float(tol_v), bool(keep_regions), bool(polygons), bool(decision), net.output_dim,
                       int(max_regions or 0))
     finally:
