@@ -159,15 +159,20 @@ def _best_over_regions(net, res, domain, rows, k, sign):
     return best, arg, solved
 
 
+def _region_rows(net, pattern, rows):
+    """``G x <= h``: the region of ``pattern`` (every switching unit on its side) and the domain's
+    polyhedral ``rows``."""
+    A, c = net.region_constraints(pattern)
+    keep = ~net.linear_mask()
+    s = np.where(pattern[keep], 1.0, -1.0)
+    return np.vstack([-s[:, None] * A[keep], rows[0]]), np.concatenate([s * c[keep], rows[1]])
+
+
 def _maximise_on_region(net, pattern, w, b, domain, rows):
     """max of ``w x + b`` over the closure of region ∩ domain (Clarabel): (value, point)."""
     import clarabel
 
-    A, c = net.region_constraints(pattern)
-    keep = ~net.linear_mask()
-    s = np.where(pattern[keep], 1.0, -1.0)
-    G = np.vstack([-s[:, None] * A[keep], rows[0]])  # G x <= h
-    h = np.concatenate([s * c[keep], rows[1]])
+    G, h = _region_rows(net, pattern, rows)
     d = net.input_dim
     cones = [clarabel.NonnegativeConeT(G.shape[0])] if G.shape[0] else []
     if isinstance(domain, Ball) and domain.norm == 2:  # (r, x - c) in the second-order cone
@@ -283,11 +288,7 @@ def _max_slack(net, pattern, W, B, domain, rows, tie=None):
     slack ``t`` (a relative-interior point of the tie). -inf when there is none."""
     import clarabel
 
-    A, c = net.region_constraints(pattern)
-    keep = ~net.linear_mask()
-    s = np.where(pattern[keep], 1.0, -1.0)
-    G = np.vstack([-s[:, None] * A[keep], rows[0]])  # G x <= h
-    h = np.concatenate([s * c[keep], rows[1]])
+    G, h = _region_rows(net, pattern, rows)
     d = net.input_dim
     slack = np.linalg.norm(G, axis=1) if tie is not None else np.zeros(G.shape[0])
     # z = (x, t); minimise -t subject to b - A z in the cones
