@@ -273,14 +273,15 @@ class Network:
         u = np.atleast_2d(np.asarray(directions, dtype=np.float64))
         k, d = p.shape
         new = np.repeat(pattern[None, :], k, axis=0)
-        P = np.broadcast_to(np.eye(d), (k, d, d))  # Jacobian of h_{l-1}, per point
+        P = None  # Jacobian of h_{l-1}, per point (the identity before the first layer)
         q = p  # h_{l-1} at the points
         dq = u  # its derivative along the directions
         for sl, w, b, s, lin in zip(self.layer_slices(), self.weights[:-1], self.biases[:-1], self.slopes,
                                     self.linear):
             z = q @ w.T + b
             dz = dq @ w.T
-            A = np.einsum("ij,kjd->kid", w, P)  # the layer's rows, per point
+            # the layer's rows, per point (one batched BLAS product; einsum was 6x slower here)
+            A = np.broadcast_to(w, (k,) + w.shape) if P is None else np.matmul(w, P)
             on = np.abs(z) <= tol * np.maximum(np.linalg.norm(A, axis=2), 1e-300)
             bits = np.where(on, dz > 0, z > 0) | lin
             new[:, sl] = bits
@@ -304,7 +305,7 @@ class Network:
         best = np.full(k, np.inf)
         for w, b, s, lin in zip(self.weights[:-1], self.biases[:-1], self.slopes, self.linear):
             z = h @ w.T + b
-            A = np.broadcast_to(w, (k,) + w.shape) if P is None else np.einsum("ij,kjd->kid", w, P)
+            A = np.broadcast_to(w, (k,) + w.shape) if P is None else np.matmul(w, P)
             norm = np.linalg.norm(A, axis=2)
             with np.errstate(divide="ignore", invalid="ignore"):
                 dist = np.where((norm > zero_row) & ~lin, np.abs(z) / norm, np.inf)

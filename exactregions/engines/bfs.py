@@ -135,7 +135,7 @@ def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions,
                     continue
                 edges.append((key, nkey))
                 if nkey not in processed:
-                    known.setdefault(nkey, []).append((-geo.G[f.row], -geo.h[f.row]))
+                    known.setdefault(nkey, []).append((-geo.G[f.row], -geo.h[f.row], f.point))
                 if nkey not in discovered:
                     discovered[nkey] = len(discovered)
                     queue.append(nb)

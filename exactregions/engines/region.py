@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..intervals import preactivation_bounds, stability
-from ..oracle import PolytopeLP
+from ..oracle import FaceDistances, PolytopeLP
 
 __all__ = ["Tolerances", "RegionGeometry", "Facet", "analyse_region"]
 
@@ -84,6 +84,7 @@ class RegionGeometry:
     facets: list = field(default_factory=list)
     near: list = field(default_factory=list)  # near-degenerate decisions (text)
     ball_rows: np.ndarray | None = None  # L2 ball: rows of the polytope that can bind inside it
+    faces: FaceDistances | None = None  # L2 ball: distance QPs to the faces of those rows
 
 
 def traversal_setup(net, domain):
@@ -142,7 +143,9 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
                    constraints=None, box=None) -> RegionGeometry | None:
     """Interior and facets of a pattern's region in the domain.
 
-    ``known``: hyperplanes ``(g, h)`` of facets already found from the neighbouring side;
+    ``known``: facets already found from the neighbouring side, as ``(g, h)`` (their hyperplane)
+    or ``(g, h, p)`` (and a point of the facet inside the open domain, where a region whose
+    Chebyshev centre lies outside an L2 ball finds its point inside the ball without a QP);
     ``shortcuts=False`` decides every row by LP (used by :func:`verify`); ``box``: a box
     holding the domain, which lets the oracle certify its fast LP answers. Returns None when
     the pattern's region is empty.
@@ -165,7 +168,7 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
         return geo
     if r < tol.near:
         geo.near.append(f"region inradius {r:.3g}")
-    geo.point = _point_in_domain(x0, lp, l2_ball, oracle, geo)
+    geo.point = _point_in_domain(x0, lp, l2_ball, oracle, geo, [k[2] for k in known if len(k) > 2])
     if geo.point is None:
         geo.inradius = -np.inf  # region polytope misses the ball: not in the domain
         return geo
@@ -176,7 +179,7 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
     else:
         decided = np.zeros(m, bool)
     if shortcuts:
-        for g_known, h_known in known:
+        for g_known, h_known, *_ in known:
             match = np.flatnonzero((np.abs(G - g_known).max(axis=1) <= 1e3 * tol.coincide)
                                    & (np.abs(h - h_known) <= 1e3 * tol.coincide))
             decided[match] = True  # the edge was recorded from the other side
@@ -226,8 +229,14 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
     return geo
 
 
-def _point_in_domain(x0, lp, l2_ball, oracle, geo):
+def _point_in_domain(x0, lp, l2_ball, oracle, geo, entries=()):
     """A point of int(region) inside the open domain (x0 itself unless an L2 ball misses it).
+
+    Where the ball misses x0: the point where the segment from x0 towards the centre leaves the
+    region, if inside the ball; else a point of a facet by which the region was entered
+    (``entries``: on its boundary, inside the ball) moved towards x0; else the distance QP. Each
+    candidate from the first two is checked (strictly inside every row and the ball) before it
+    is used: 1,554 of the 1,608 regions of a 784-D digits ball needed the QP before the entries.
 
     For an L2 ball it also sets ``geo.ball_rows``: the rows that can bind inside the ball. A row
     with the whole open ball on its feasible side (``g c - h <= -r``) is redundant there: every
@@ -247,6 +256,10 @@ def _point_in_domain(x0, lp, l2_ball, oracle, geo):
     y = _walk(G, h, x0, c)  # straight towards the centre, as far as the region allows
     if np.linalg.norm(y - c) < r:
         return step_inside(y, x0, r - np.linalg.norm(y - c))
+    for e in entries:
+        y = step_inside(e, x0, r - np.linalg.norm(e - c))
+        if np.linalg.norm(y - c) < r and np.all(G @ y < h):
+            return y
     dist, q = oracle.nearest_point(G, h, c, what="the distance from the ball centre to a region")
     if q is None or not dist < r:
         return None
@@ -374,16 +387,20 @@ def _facet_near_ball(geo, lp, i, l2_ball, oracle, tol, certified_only=False):
     inside the open ball (by ``tol.ball``), else None; near-threshold answers are noted. With
     ``certified_only``, "unknown" (the string) where the fast path has no certified answer."""
     c, r = l2_ball
-    keep = geo.ball_rows.copy()
-    keep[i] = False
-    args = (lp.G[keep], lp.h[keep], c, lp.G[i], lp.h[i])
-    if certified_only:
-        fast = oracle.try_nearest_point(*args)
-        if fast is None:
-            return "unknown"
+    fast = None
+    if geo.ball_rows[i]:  # the region's rows inside the ball, shifted to the centre once
+        if geo.faces is None:
+            geo.faces = FaceDistances(oracle, lp.G[geo.ball_rows], lp.h[geo.ball_rows], c)
+        fast = geo.faces.face(int(np.count_nonzero(geo.ball_rows[:i])))
+    if fast is None and certified_only:
+        return "unknown"
+    if fast is not None:
         dist, q = fast
     else:
-        dist, q = oracle.nearest_point(*args, what="the distance from the ball centre to a facet")
+        keep = geo.ball_rows.copy()
+        keep[i] = False
+        dist, q = oracle.nearest_point(lp.G[keep], lp.h[keep], c, lp.G[i], lp.h[i],
+                                       what="the distance from the ball centre to a facet")
     if q is None or not dist < r - tol.ball:
         if q is not None and abs(dist - r) < tol.near:
             geo.near.append(f"facet tangent to the ball (distance - radius = {dist - r:.3g})")
