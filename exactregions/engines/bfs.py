@@ -95,6 +95,7 @@ def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions,
     discovered, queue, known, processed = state["discovered"], state["queue"], state["known"], state["processed"]
     regions, keys, edges = state["regions"], state["keys"], state["edges"]
     numerics, facet_how = state["numerics"], state["facet_how"]
+    warm = {}  # discovered, unprocessed pattern -> the discoverer's Chebyshev multipliers
     stop_reason, last_report, last_save = None, time.perf_counter(), time.perf_counter()
 
     try:  # Ctrl-C ends the traversal with a partial count, labelled as such
@@ -112,7 +113,8 @@ def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions,
             key = pattern.tobytes()
             A, c, M, m = net.region_maps(pattern)
             geo = analyse_region(net, pattern, unstable, (DA, Db), domain.l2_ball, oracle, tol, cap,
-                                 known=known.get(key, ()), directions=directions, constraints=(A, c), box=box)
+                                 known=known.get(key, ()), directions=directions, constraints=(A, c), box=box,
+                                 warm=warm.pop(key, None))
             nbs = net.pattern_across(pattern, [f.point for f in geo.facets], geo.G[[f.row for f in geo.facets]],
                                      tol=tol.coincide) if geo is not None and geo.facets else []
             # the state changes only from here on, so an interruption above loses nothing
@@ -137,6 +139,7 @@ def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions,
                 if nkey not in processed:
                     known.setdefault(nkey, []).append((-geo.G[f.row], -geo.h[f.row], f.point))
                 if nkey not in discovered:
+                    warm[nkey] = (geo.row_keys, geo.multipliers)
                     discovered[nkey] = len(discovered)
                     queue.append(nb)
             if on_region is not None and on_region(region):

@@ -84,6 +84,9 @@ class RegionGeometry:
     facets: list = field(default_factory=list)
     near: list = field(default_factory=list)  # near-degenerate decisions (text)
     ball_rows: np.ndarray | None = None  # L2 ball: rows of the polytope that can bind inside it
+    row_keys: np.ndarray | None = None  # each row's neuron and side (2 * neuron + bit), then
+                                        # -1 - k for the domain's row k
+    multipliers: np.ndarray | None = None  # the Chebyshev LP's, when certified (a warm start)
     faces: FaceDistances | None = None  # L2 ball: distance QPs to the faces of those rows
 
 
@@ -99,12 +102,13 @@ def traversal_setup(net, domain):
     return unstable, fixed, (DA, Db), cap
 
 
-def neuron_rows(net, pattern, unstable, tol: Tolerances, constraints=None):
+def neuron_rows(net, pattern, unstable, tol: Tolerances, constraints=None, keys=False):
     """Unit rows ``G x <= h`` of the unstable neurons, coincident rows merged.
 
     ``constraints``: the pattern's ``(A, c)`` if already computed. Returns ``(G, h)``, or
     ``None`` if a neuron that is constant on the region has the wrong sign for the pattern
-    (the pattern's region is empty).
+    (the pattern's region is empty). With ``keys``, ``(G, h, key)``: each row's neuron and side
+    (``2 * neuron + bit``), which names the same half-space in every region that has it.
     """
     A, c = net.region_constraints(pattern) if constraints is None else constraints
     A, c, bits = A[unstable], c[unstable], pattern[unstable]
@@ -116,53 +120,63 @@ def neuron_rows(net, pattern, unstable, tol: Tolerances, constraints=None):
     s = np.where(bits, 1.0, -1.0)[~const]
     G = -s[:, None] * A[~const] / norms[~const, None]
     h = s * c[~const] / norms[~const]
+    key = (2 * np.flatnonzero(unstable) + bits)[~const]
     if G.shape[0] > 1:
-        G, h = _merge_coincident(G, h, tol.coincide)
-    return G, h
+        keep = _merge_coincident(G, h, tol.coincide)
+        if keep is not None:
+            G, h, key = G[keep], h[keep], key[keep]
+    return (G, h, key) if keys else (G, h)
 
 
 def _merge_coincident(G, h, tol):
-    """Keep the first of rows equal within ``tol`` (sort a 1-D projection, compare neighbours)."""
+    """The rows to keep: the first of rows equal within ``tol`` (sort a 1-D projection, compare
+    neighbours); None when all are kept. Equal rows have equal offsets: when no two offsets
+    round alike (the usual case) no row is compared."""
+    kh = np.sort(np.round(h / tol))
+    if not np.any(kh[1:] == kh[:-1]):
+        return None
     key = np.round(np.hstack([G, h[:, None]]) / tol)
     proj = key @ np.linspace(1.0, 2.0, key.shape[1])
     order = np.argsort(proj, kind="stable")
     same = np.all(key[order[1:]] == key[order[:-1]], axis=1)
     if not same.any():
-        return G, h
+        return None
     drop = np.zeros(len(h), bool)
     for k in np.flatnonzero(same):  # runs of equal keys: drop all but the lowest index
         a, b = order[k], order[k + 1]
         drop[max(a, b)] = True
         order[k + 1] = min(a, b)
-    keep = ~drop
-    return G[keep], h[keep]
+    return ~drop
 
 
 def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: Tolerances,
                    cap: float, known=(), directions=None, shortcuts=True,
-                   constraints=None, box=None) -> RegionGeometry | None:
+                   constraints=None, box=None, warm=None) -> RegionGeometry | None:
     """Interior and facets of a pattern's region in the domain.
 
     ``known``: facets already found from the neighbouring side, as ``(g, h)`` (their hyperplane)
     or ``(g, h, p)`` (and a point of the facet inside the open domain, where a region whose
     Chebyshev centre lies outside an L2 ball finds its point inside the ball without a QP);
     ``shortcuts=False`` decides every row by LP (used by :func:`verify`); ``box``: a box
-    holding the domain, which lets the oracle certify its fast LP answers. Returns None when
-    the pattern's region is empty.
+    holding the domain, which lets the oracle certify its fast LP answers; ``warm``: a
+    neighbour's ``(row_keys, multipliers)``, the Chebyshev LP's starting active set. Returns
+    None when the pattern's region is empty.
     """
-    rows = neuron_rows(net, pattern, unstable, tol, constraints)
+    rows = neuron_rows(net, pattern, unstable, tol, constraints, keys=True)
     if rows is None:
         return None
-    G, h = rows
+    G, h, keys = rows
     DA, Db = domain_rows
     geo = RegionGeometry(pattern, G, h)
+    geo.row_keys = np.concatenate([keys, -1 - np.arange(len(Db))])
     m = G.shape[0]
     allG, allh = np.vstack([G, DA]), np.concatenate([h, Db])
     if allG.shape[0] == 0:  # no boundary at all: the whole domain is one region
         geo.x0, geo.inradius, geo.point = np.zeros(net.input_dim), cap, np.zeros(net.input_dim)
         return geo
     lp = PolytopeLP(oracle, allG, allh, cap=cap, box=box)
-    x0, r = lp.chebyshev("the Chebyshev centre of a region")
+    x0, r = lp.chebyshev("the Chebyshev centre of a region", dual_start=_carry(warm, geo.row_keys))
+    geo.multipliers = lp.multipliers
     geo.x0, geo.inradius = x0, r
     if not r > tol.inradius:
         return geo
@@ -186,13 +200,20 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
         facet_rows = set(np.flatnonzero(decided).tolist())
         if l2_ball is not None:  # a facet kept that far by its hyperplane and one other row misses too
             rest = np.flatnonzero(~decided)  # (decided, but not rows for the vertex test below)
-            decided[rest] = pair_distance_bound(lp.G, lp.h, rest, c) > (r - tol.ball) * (1 + 1e-12)
+            br = geo.ball_rows  # (the others, the ball's bounding box among them, never bind in it)
+            decided[rest] = pair_distance_bound(lp.G[br], lp.h[br], rest, c, lp.G[rest], lp.h[rest]) \
+                > (r - tol.ball) * (1 + 1e-12)
         # rays from the Chebyshev centre and, in an L2 ball that misses it, also from the
         # region's point inside the ball: a hit inside the ball needs no distance QP
+        # In a ball only the rows that can bind inside it take part: a unique first hit among
+        # them is a facet of the region inside the ball (the others hold strictly there), and
+        # the bounding box's 2d rows would double the work of every ray.
         hits = {}
-        aim = np.flatnonzero(~decided)  # rays along the normals of the rows still open
+        sub = np.flatnonzero(geo.ball_rows) if l2_ball is not None else np.arange(lp.m)
+        aim = np.flatnonzero(~decided[sub[sub < m]])  # rays along the normals of the rows still open
         for origin in ([x0] if geo.point is x0 else [geo.point, x0]):
-            for i, p in _ray_facets(lp.G, lp.h, origin, directions, aim):
+            for k, p in _ray_facets(lp.G[sub], lp.h[sub], origin, directions, aim):
+                i = int(sub[k])
                 facet_rows.add(i)
                 if i < m and not decided[i] and i not in hits:
                     hits[i] = p
@@ -229,14 +250,25 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
     return geo
 
 
+def _carry(warm, keys):
+    """A neighbour's Chebyshev multipliers ``warm = (its row keys, multipliers)`` moved onto the
+    rows ``keys`` (0 for a row it does not have, e.g. the facet crossed, whose side flipped)."""
+    if warm is None or warm[1] is None:
+        return None
+    pk, lam = warm
+    order = np.argsort(pk)
+    at = np.minimum(np.searchsorted(pk, keys, sorter=order), len(pk) - 1)
+    return np.where(pk[order[at]] == keys, lam[order[at]], 0.0)
+
+
 def _point_in_domain(x0, lp, l2_ball, oracle, geo, entries=()):
     """A point of int(region) inside the open domain (x0 itself unless an L2 ball misses it).
 
-    Where the ball misses x0: the point where the segment from x0 towards the centre leaves the
-    region, if inside the ball; else a point of a facet by which the region was entered
-    (``entries``: on its boundary, inside the ball) moved towards x0; else the distance QP. Each
-    candidate from the first two is checked (strictly inside every row and the ball) before it
-    is used: 1,554 of the 1,608 regions of a 784-D digits ball needed the QP before the entries.
+    Where the ball misses x0: a point of a facet by which the region was entered (``entries``:
+    on its boundary, inside the ball) moved towards x0, checked strictly inside every row and
+    the ball; else the point where the segment from x0 towards the centre leaves the region, if
+    inside the ball; else the distance QP (1,554 of the 1,608 regions of a 784-D digits ball
+    needed the QP before the entries were used).
 
     For an L2 ball it also sets ``geo.ball_rows``: the rows that can bind inside the ball. A row
     with the whole open ball on its feasible side (``g c - h <= -r``) is redundant there: every
@@ -250,33 +282,38 @@ def _point_in_domain(x0, lp, l2_ball, oracle, geo, entries=()):
     if np.any(side >= r):
         return None
     geo.ball_rows = side > -r
-    if np.linalg.norm(x0 - c) < r:
+    if _dist(x0, c) < r:
         return x0
     G, h = lp.G[geo.ball_rows], lp.h[geo.ball_rows]
-    y = _walk(G, h, x0, c)  # straight towards the centre, as far as the region allows
-    if np.linalg.norm(y - c) < r:
-        return step_inside(y, x0, r - np.linalg.norm(y - c))
     for e in entries:
-        y = step_inside(e, x0, r - np.linalg.norm(e - c))
-        if np.linalg.norm(y - c) < r and np.all(G @ y < h):
+        y = step_inside(e, x0, r - _dist(e, c))
+        if _dist(y, c) < r and np.all(G @ y < h):
             return y
+    y = _walk(G, h, x0, c)  # straight towards the centre, as far as the region allows
+    dy = _dist(y, c)
+    if dy < r:
+        return step_inside(y, x0, r - dy)
     dist, q = oracle.nearest_point(G, h, c, what="the distance from the ball centre to a region")
     if q is None or not dist < r:
         return None
     return step_inside(q, x0, r - dist)
 
 
-def pair_distance_bound(G, h, rows, c):
+def pair_distance_bound(G, h, rows, c, Gi=None, hi=None):
     """For each row ``i`` of ``rows``, a lower bound on the distance from ``c`` to the face
     ``{x : G_i x = h_i, G x <= h}``: the largest over ``j`` of the exact distance from ``c`` to
     ``{G_i x = h_i, G_j x <= h_j}`` (unit rows; a closed form: the distance to the hyperplane
     when its foot point satisfies row j, else the distance to the intersection of both
-    hyperplanes). A face whose bound reaches the radius cannot meet the open ball."""
+    hyperplanes). A face whose bound reaches the radius cannot meet the open ball. ``Gi, hi``:
+    the rows ``i`` themselves when they are not rows of ``G`` (then ``rows`` only counts them)."""
     if rows.size == 0:
         return np.zeros(0)
     a = G @ c - h
-    ai = a[rows][:, None]
-    cos = G[rows] @ G.T
+    if Gi is None:
+        Gi, ai = G[rows], a[rows][:, None]
+    else:
+        ai = (Gi @ c - hi)[:, None]
+    cos = Gi @ G.T
     foot = a[None, :] - ai * cos  # row j's value at the foot of c on hyperplane i
     sin2 = 1.0 - cos * cos
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -300,20 +337,27 @@ def _walk(G, h, p, target, skip=None):
     return p + t * u
 
 
+def _dist(a, b) -> float:
+    """Euclidean distance of two points (``np.linalg.norm(a - b)``, the same value, without its
+    dispatch: the traversal measures some ten distances per facet)."""
+    v = a - b
+    return math.sqrt(v @ v)
+
+
 def step_inside(q, x, margin):
     """A point on the segment from ``q`` (inside the open ball by ``margin``) towards ``x``:
     strictly inside the ball, and in the relative interior of any convex set holding ``q`` on
     its boundary and ``x`` in its relative interior."""
-    lam = min(0.5, 0.5 * margin / max(np.linalg.norm(x - q), 1e-300))
+    lam = min(0.5, 0.5 * margin / max(_dist(x, q), 1e-300))
     return q + lam * (x - q)
 
 
 def _ray_facets(G, h, x0, directions, normals=None):
     """Rows certified as facets by rays from x0 (along the normals of the rows ``normals``, all
-    of ``G``'s by default, and along ``directions``): yields (row, hit point) for every ray
-    whose first hit is unique."""
+    of ``G``'s by default, and along ``directions``): a list of (row, hit point), one for every
+    row that is the unique first hit of some ray (at its first such ray)."""
     if G.shape[0] < 2:
-        return
+        return []
     slack = h - G @ x0
     rows = np.arange(G.shape[0]) if normals is None else normals
     near = G[rows[np.argsort(slack[rows])[:MAX_NORMAL_RAYS]]] if rows.size > MAX_NORMAL_RAYS else G[rows]
@@ -321,14 +365,19 @@ def _ray_facets(G, h, x0, directions, normals=None):
     rate = G @ U.T
     with np.errstate(divide="ignore", invalid="ignore"):
         T = np.where(rate > 1e-12, slack[:, None] / rate, np.inf)
-    part = np.partition(T, 1, axis=0)
-    t1, t2 = part[0], part[1]
     first = np.argmin(T, axis=0)
+    cols = np.arange(T.shape[1])
+    t1 = T[first, cols]
+    T[first, cols] = np.inf
+    t2 = T.min(axis=0)  # the second smallest
     ok = np.flatnonzero(np.isfinite(t1) & (t2 > t1 * (1 + 1e-7) + 1e-12))
-    rows, at = np.unique(first[ok], return_index=True)  # each row once, at its first ray
-    for j in np.argsort(at):
-        k = ok[at[j]]
-        yield int(rows[j]), x0 + t1[k] * U[k]
+    out, seen = [], set()
+    for k in ok.tolist():
+        i = int(first[k])
+        if i not in seen:
+            seen.add(i)
+            out.append((i, x0 + t1[k] * U[k]))
+    return out
 
 
 @functools.lru_cache(maxsize=256)
@@ -415,16 +464,13 @@ def _accept(geo, lp, i, p, l2_ball, oracle, tol, how, q=None):
     (if known) a point of the facet inside the ball."""
     if l2_ball is not None:
         c, r = l2_ball
-        if not np.linalg.norm(p - c) < r - tol.ball:
-            if q is None:  # walk inside the facet towards the centre's projection on its hyperplane
-                rows = geo.ball_rows
-                y = _walk(lp.G[rows], lp.h[rows], p, c - (lp.G[i] @ c - lp.h[i]) * lp.G[i],
-                          skip=int(np.count_nonzero(rows[:i])) if rows[i] else None)
-                if np.linalg.norm(y - c) < r - tol.ball:
-                    q = y
+        if not _dist(p, c) < r - tol.ball:
+            # (a straight walk inside the facet towards the centre's projection, tried here
+            # before the QP until this stop, reached the ball for 5% of such facets of a 784-D
+            # digits ball and cost more than the QPs it saved)
             if q is None:
                 q = _facet_near_ball(geo, lp, i, l2_ball, oracle, tol)
             if q is None:
                 return
-            p = step_inside(q, p, r - tol.ball - np.linalg.norm(q - c))
+            p = step_inside(q, p, r - tol.ball - _dist(q, c))
     geo.facets.append(Facet(i, p, how))
