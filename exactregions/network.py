@@ -281,8 +281,12 @@ class Network:
             z = q @ w.T + b
             dz = dq @ w.T
             # the layer's rows, per point (one batched BLAS product; einsum was 6x slower here)
-            A = np.broadcast_to(w, (k,) + w.shape) if P is None else np.matmul(w, P)
-            on = np.abs(z) <= tol * np.maximum(np.linalg.norm(A, axis=2), 1e-300)
+            if P is None:
+                A, norms = np.broadcast_to(w, (k,) + w.shape), np.linalg.norm(w, axis=1)
+            else:
+                A = np.matmul(w, P)
+                norms = np.sqrt(np.einsum("kid,kid->ki", A, A))
+            on = np.abs(z) <= tol * np.maximum(norms, 1e-300)
             bits = np.where(on, dz > 0, z > 0) | lin
             new[:, sl] = bits
             g = np.where(bits, 1.0, s)

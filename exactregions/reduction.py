@@ -95,9 +95,14 @@ class Reduction:
         if regions and all(r is not None for r in regions):
             pats = self.lift_patterns([r.pattern for r in regions])
             pts = self.lift_points(np.array([r.point for r in regions]))
-            regions = [Region(pattern=p, point=x, inradius=r.inradius,
-                              affine=None if r.affine is None else self.lift_affine(*r.affine))
-                       for p, x, r in zip(pats, pts, regions)]
+            if all(r.affine is not None for r in regions):  # one batched product for all maps
+                MV = np.matmul(np.array([r.affine[0] for r in regions]), self.basis)
+                mv = np.array([r.affine[1] for r in regions]) - MV @ self.center
+                maps = list(zip(MV, mv))
+            else:
+                maps = [None if r.affine is None else self.lift_affine(*r.affine) for r in regions]
+            regions = [Region(pattern=p, point=x, inradius=r.inradius, affine=a)
+                       for p, x, r, a in zip(pats, pts, regions, maps)]
         stats = {**res.stats, "reduction": self.stats()}
         return RegionCount(res.activation_regions, res.linear_regions, res.complete, regions, res.edges, stats,
                            res.numerics, res.stop_reason, net, domain, res.tol, res.slice, res.verifier)

@@ -146,9 +146,14 @@ def _linear_regions(n: int, pairs, regions, rtol=1e-9, atol=1e-9, chunk=512) -> 
             i = root[i]
         return i
 
-    def flat(i):
-        M, m = regions[i].affine
-        return np.concatenate([np.ravel(M), np.ravel(m)])
+    flats = {}
+
+    def flat(i):  # each region's map as one vector, made once (a region has several edges)
+        f = flats.get(i)
+        if f is None:
+            M, m = regions[i].affine
+            f = flats[i] = np.concatenate([np.ravel(M), np.ravel(m)])
+        return f
 
     comps = n
     for s in range(0, len(pairs), chunk):

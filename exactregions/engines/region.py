@@ -193,10 +193,11 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
     else:
         decided = np.zeros(m, bool)
     if shortcuts:
-        for g_known, h_known, *_ in known:
-            match = np.flatnonzero((np.abs(G - g_known).max(axis=1) <= 1e3 * tol.coincide)
-                                   & (np.abs(h - h_known) <= 1e3 * tol.coincide))
-            decided[match] = True  # the edge was recorded from the other side
+        if len(known):  # facets recorded from the other side: their rows are decided
+            Gk, hk = np.array([k[0] for k in known]), np.array([k[1] for k in known])
+            same = ((np.abs(G[None, :, :] - Gk[:, None, :]).max(axis=2) <= 1e3 * tol.coincide)
+                    & (np.abs(h[None, :] - hk[:, None]) <= 1e3 * tol.coincide))
+            decided |= same.any(axis=0)
         facet_rows = set(np.flatnonzero(decided).tolist())
         if l2_ball is not None:  # a facet kept that far by its hyperplane and one other row misses too
             rest = np.flatnonzero(~decided)  # (decided, but not rows for the vertex test below)
