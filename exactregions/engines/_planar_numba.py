@@ -134,6 +134,20 @@ def _apply(slot, CT, row0, j_local, m0, m1, m2, dg):
         s2[r] += c[r] * x2
 
 
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _apply4(slot, CT, row0, pj, px):
+    """Four rank-one updates at once, ``slot[row0 + r] += sum_i CT[pj[i], r] * px[i]``: the slot's
+    rows are loaded and stored once for four units (a LeNet slice makes 28 million updates of
+    74 rows on entering its second layer; one at a time they took a fifth of the walk)."""
+    n = CT.shape[1]
+    c0, c1, c2, c3 = CT[pj[0]], CT[pj[1]], CT[pj[2]], CT[pj[3]]
+    for k in range(3):
+        s = slot[k, row0:row0 + n]
+        x0, x1, x2, x3 = px[0, k], px[1, k], px[2, k], px[3, k]
+        for r in range(n):
+            s[r] += (c0[r] * x0 + c1[r] * x1) + (c2[r] * x2 + c3[r] * x3)
+
+
 @njit(cache=True, nogil=True)
 def _area(P, k):
     a = 0.0
@@ -295,6 +309,8 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff, unois
         cbuf[j] = j
     top = 0
     s_poff[0], s_pk[0], s_coff[0], s_ck[0], s_layer[0], s_slot[0], s_unit[0], s_bit[0] = 0, k0, 0, nc, 0, 0, -1, 0
+    pj = np.empty(4, np.int64)
+    px = np.empty((4, 3))
     sgn = np.empty(4096, np.int64)
     vals = np.empty(4096)
     tmpP = np.empty((4096, 2))
@@ -324,6 +340,7 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff, unois
         bx, by, ex, ey = 0.5 * (xlo + xhi), 0.5 * (ylo + yhi), 0.5 * (xhi - xlo) * (1 + 1e-12), 0.5 * (yhi - ylo) * (1 + 1e-12)
         split_j = -1
         keep = 0
+        npend = 0  # decided units whose updates wait to be applied four at a time
         for q in range(ck):
             j = cbuf[coff + q]
             g = ug[uoff[l] + j]
@@ -352,8 +369,15 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff, unois
                 continue
             bits[g] = pos
             dg = (1.0 if pos else gneg[g]) - gref[g]
-            if dg != 0.0 and ncol > 0:
-                _apply(S, CT, row1, j, a0, a1, c, dg)
+            if dg != 0.0 and ncol > 0:  # later layers' rows only: this loop does not read them
+                pj[npend] = j
+                px[npend, 0], px[npend, 1], px[npend, 2] = dg * a0, dg * a1, dg * c
+                npend += 1
+                if npend == 4:
+                    _apply4(S, CT, row1, pj, px)
+                    npend = 0
+        for q in range(npend):
+            _apply(S, CT, row1, pj[q], px[q, 0], px[q, 1], px[q, 2], 1.0)
         if split_j >= 0:
             _classify(P, k, sa0, sa1, sc, tol, snz, sgn, vals)
             kp = _split(P, k, sgn, vals, 1, tmpP)
