@@ -190,11 +190,39 @@ class Network:
             return P
         one = P.ndim == 1
         P = np.atleast_2d(P)
-        live = np.zeros((P.shape[0], len(tree)), bool)
-        for r, (u, parent, side) in enumerate(tree):  # parents come first
-            live[:, r] = True if parent < 0 else live[:, parent] & (P[:, tree[parent, 0]] == bool(side))
-        P[:, tree[:, 0]] &= live
+        for s in range(0, P.shape[0], 4096):  # in place, a block of patterns at a time
+            self._clear_losers(P[s:s + 4096])
         return P[0] if one else P
+
+    def _clear_losers(self, P):
+        """:meth:`region_keys` in place on the patterns ``P`` (n, N): the comparison units, in
+        tournament rounds (each round's parents in earlier rounds), are gathered with
+        ``np.take`` and set bits off the winners' paths cleared (indexing the 4,000 columns
+        one at a time took 19 s over the 77,000 cells of a LeNet-with-MaxPool slice)."""
+        units, parent, side, rounds = self._pool_rounds()
+        bits = np.take(P, units, axis=1)
+        live = np.ones_like(bits)
+        for a, b in rounds:
+            live[:, a:b] = np.take(live, parent[a:b], axis=1) & (np.take(bits, parent[a:b], axis=1) == side[a:b])
+        i, r = np.nonzero(bits & ~live)
+        P[i, units[r]] = False
+
+    def _pool_rounds(self):
+        """:attr:`pool_tree` ordered by depth: (units, parent position, side, [(start, stop) of
+        each depth with a parent])."""
+        tree = self.pool_tree
+        depth = np.zeros(len(tree), np.int64)
+        for r, p in enumerate(tree[:, 1]):  # parents come first
+            if p >= 0:
+                depth[r] = depth[p] + 1
+        order = np.argsort(depth, kind="stable")
+        pos = np.empty_like(order)
+        pos[order] = np.arange(order.size)
+        parent = np.where(tree[order, 1] >= 0, pos[np.maximum(tree[order, 1], 0)], -1)
+        d = depth[order]
+        rounds = [(int(np.searchsorted(d, k)), int(np.searchsorted(d, k, side="right")))
+                  for k in range(1, int(d.max(initial=0)) + 1)]
+        return tree[order, 0], parent, tree[order, 2].astype(bool), rounds
 
     # ----------------------------------------------------------------- evaluation
     def preactivations(self, x) -> list[np.ndarray]:

@@ -256,10 +256,13 @@ def _decision(P, k, slot, orow, n_out, has_disc, cx, cy, r, segs, nseg, pairs, a
 
 
 @njit(cache=True)
-def walk(poly0, disc, M0, slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff, unoise, tol, want_bits, want_poly,
+def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff, unoise, tol, want_bits, want_poly,
          want_decision, n_out, max_leaves):
     """The whole walk; see the module docstring. Returns the leaves' points, packed patterns,
-    polygons (vertex rows and offsets), decision data and a stop flag."""
+    polygons (vertex rows and offsets), decision data and a stop flag. The chains of layer l
+    are ``ct[ctoff[l]:ctoff[l + 1]]``, row-major with one row per walked unit of the layer (one
+    flat array, not a numba typed list, whose methods numba compiled again in every process:
+    about 1 s)."""
     H = uoff.shape[0] - 1  # hidden layers; unit j of layer l is pattern bit ug[uoff[l] + j]
     N = fixed.shape[0]
     T = slot0.shape[1]
@@ -330,8 +333,9 @@ def walk(poly0, disc, M0, slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff, unois
         S = slots[sl]
         P = pbuf[poff:poff + k]
         # decide or keep each candidate of layer l
-        CT = CTs[l]
-        ncol = CT.shape[1]
+        nl_units = uoff[l + 1] - uoff[l]
+        ncol = (ctoff[l + 1] - ctoff[l]) // nl_units if nl_units > 0 else 0
+        CT = ct[ctoff[l]:ctoff[l + 1]].reshape(nl_units, ncol)
         row1 = rowoff[l + 1] if l + 1 < rowoff.shape[0] else 0
         xlo, xhi, ylo, yhi = P[0, 0], P[0, 0], P[0, 1], P[0, 1]
         for v in range(1, k):

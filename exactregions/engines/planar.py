@@ -178,9 +178,8 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
         return _single(net, domain, t0)
     poly = _domain_polygon(domain)
     M0, slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff, unoise = _setup(net, domain, poly)
-    from numba.typed import List
-
-    cts = List(CTs)
+    ct = np.concatenate([c.ravel() for c in CTs]) if CTs else np.zeros(0)
+    ctoff = np.r_[0, np.cumsum([c.size for c in CTs])].astype(np.int64)
     ball = domain.l2_ball
     disc = np.array([ball[0][0], ball[0][1], ball[1]]) if ball is not None else np.zeros(3)
     stop_reason = None
@@ -196,7 +195,7 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
 
     nb._callback[0] = tick
     try:
-        out = nb.walk(poly, disc, M0, slot0, rowoff, cts, fixed, gref, gneg, ug, uoff, unoise,
+        out = nb.walk(poly, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff, unoise,
                       float(tol_v), bool(keep_regions), bool(polygons), bool(decision), net.output_dim,
                       int(max_regions or 0))
     finally:
@@ -206,7 +205,7 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
         stop_reason = f"max_regions {max_regions}"
     regions = []
     if keep_regions:
-        bits = np.unpackbits(pat, axis=1, count=net.n_hidden).astype(bool)
+        bits = np.unpackbits(pat, axis=1, count=net.n_hidden).view(bool)  # (0/1 bytes: no copy)
         regions = [Region(pattern=b, point=x, inradius=float("nan"), affine=None) for b, x in zip(bits, pts)]
     stats = {"seconds": time.perf_counter() - t0, "lp_solves": 0, "qp_solves": 0, "engine": "planar",
              "workers": 1, "scheduler": None, "regions_per_second": count / max(time.perf_counter() - t0, 1e-9)}
