@@ -4,7 +4,7 @@ on the plane through three digits images, with its exact decision boundary.
 Net and images: ``data/speed/lenet_digits.onnx`` and ``lenet_plane.npy`` (``scripts/train_lenet.py``:
 Conv2d(1,8,5) - ReLU - AvgPool2d(2) - Conv2d(8,16,5) - ReLU - AvgPool2d(2) - Linear(256,64) -
 ReLU - Linear(64,10), trained on scikit-learn's digits upsampled to 28x28). The whole default
-slice (the box around the three images) has 738,845 regions: too many to draw legibly, so the
+slice (the box around the three images) has 738,842 regions: too many to draw legibly, so the
 picture is a disc of radius ``--radius`` around the images' centroid (in the plane's Euclidean
 units); the counts of the full slice are in the README's bench table.
 

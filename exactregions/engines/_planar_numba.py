@@ -158,6 +158,60 @@ def _area(P, k):
 
 
 @njit(cache=True, nogil=True)
+def _thin(P, k, rmin):
+    """Whether the convex polygon's inradius (its Chebyshev radius, as the BFS measures a
+    region's) is at most ``rmin``. A convex polygon of area A and perimeter L has
+    ``A / L <= inradius <= 2 A / L``; between the two the largest inscribed disc is found
+    exactly: it touches three edges, so every triple of edges is tried (a leaf that thin has
+    few vertices)."""
+    A = abs(_area(P, k))
+    L = 0.0
+    for v in range(k):
+        w = v + 1 if v + 1 < k else 0
+        L += np.hypot(P[w, 0] - P[v, 0], P[w, 1] - P[v, 1])
+    if L == 0 or 2 * A <= rmin * L:
+        return True
+    if A > rmin * L:
+        return False
+    # unit inward half-planes n . x + t <= b of the edges (orientation from the signed area)
+    sg = 1.0 if _area(P, k) > 0 else -1.0
+    N = np.empty((k, 2))
+    b = np.empty(k)
+    m = 0
+    for v in range(k):
+        w = v + 1 if v + 1 < k else 0
+        ex, ey = P[w, 0] - P[v, 0], P[w, 1] - P[v, 1]
+        n = np.hypot(ex, ey)
+        if n == 0:
+            continue
+        N[m, 0], N[m, 1] = sg * ey / n, -sg * ex / n  # outward normal
+        b[m] = N[m, 0] * P[v, 0] + N[m, 1] * P[v, 1]
+        m += 1
+    best = 0.0
+    for i in range(m):
+        for j in range(i + 1, m):
+            for q in range(j + 1, m):
+                # solve n_i . x + t = b_i for i, j, q (Cramer's rule)
+                a11, a12, a21, a22, a31, a32 = N[i, 0], N[i, 1], N[j, 0], N[j, 1], N[q, 0], N[q, 1]
+                det = a11 * (a22 - a32) - a12 * (a21 - a31) + (a21 * a32 - a22 * a31)
+                if abs(det) < 1e-300:
+                    continue
+                x = (b[i] * (a22 - a32) - a12 * (b[j] - b[q]) + (b[j] * a32 - a22 * b[q])) / det
+                y = (a11 * (b[j] - b[q]) - b[i] * (a21 - a31) + (a21 * b[q] - b[j] * a31)) / det
+                t = b[i] - a11 * x - a12 * y
+                if t <= best:
+                    continue
+                ok = True
+                for e in range(m):
+                    if N[e, 0] * x + N[e, 1] * y + t > b[e] + 1e-15 * (abs(b[e]) + 1.0):
+                        ok = False
+                        break
+                if ok:
+                    best = t
+    return best <= rmin
+
+
+@njit(cache=True, nogil=True)
 def _clip(P, k, a0, a1, c, label, lab_in, out, lab_out):
     """Polygon ∩ {a0 x + a1 y + c >= 0} with edge labels (the label of an edge is the halfplane
     that made it, -1 for the region's own edges); returns the vertex count."""
@@ -256,8 +310,8 @@ def _decision(P, k, slot, orow, n_out, has_disc, cx, cy, r, segs, nseg, pairs, a
 
 
 @njit(cache=True)
-def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff, unoise, tol, want_bits, want_poly,
-         want_decision, n_out, max_leaves):
+def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff, unoise, tol, min_inradius,
+         want_bits, want_poly, want_decision, n_out, max_leaves):
     """The whole walk; see the module docstring. Returns the leaves' points, packed patterns,
     polygons (vertex rows and offsets), decision data and a stop flag. The chains of layer l
     are ``ct[ctoff[l]:ctoff[l + 1]]``, row-major with one row per walked unit of the layer (one
@@ -301,6 +355,7 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff,
     pairs = np.zeros((max(n_out, 2), max(n_out, 2)))
     nv_out = 0
     count = 0
+    thin = 0  # leaves skipped as thinner than min_inradius
     stopped = 0
     # the root
     k0 = poly0.shape[0]
@@ -474,7 +529,14 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff,
             s_layer[top], s_slot[top], s_unit[top], s_bit[top] = l + 1, sl, -1, 0
             refs[sl] += 1
             continue
-        # a leaf: one region of the domain (a disc's rim was checked when the node was made)
+        # a leaf: one region of the domain (a disc's rim was checked when the node was made),
+        # unless thinner than the engines' inradius tolerance
+        if min_inradius > 0 and _thin(P, k, min_inradius):
+            thin += 1
+            if refs[sl] == 0 and sl != 0:
+                free[nfree] = sl
+                nfree += 1
+            continue
         mx, my = 0.0, 0.0
         for v in range(k):
             mx += P[v, 0]
@@ -521,4 +583,4 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff,
                 stopped = 1
                 break
     return (count, pts[:count], pat[:count], vtx[:nv_out], voff[:count + 1] if want_poly else voff[:1],
-            crossed[:count], segs[:nseg], pairs, stopped)
+            crossed[:count], segs[:nseg], pairs, stopped, thin)

@@ -161,7 +161,10 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
     """Count the regions of a network with 2-D input in a bounded 2-D ``domain`` (the engines'
     common signature; one process, no checkpoint).
 
-    tol: the vertex-on-line tolerance (:data:`TOL`; a :class:`Tolerances` object is ignored).
+    tol: the vertex-on-line tolerance (a float, :data:`TOL` by default) or a :class:`Tolerances`
+        object, of which ``inradius`` applies: a leaf whose inradius is at most it is thin and
+        not counted (``numerics["thin_regions_skipped"]``), as the BFS decides (0 counts every
+        leaf of positive area).
     keep_regions: keep each region's pattern and point (``result.regions``); False keeps the
         points only (``result.stats["points"]``), for counts in the millions.
     decision: also compute the decision boundary (``result.decision``, a :class:`Decision`).
@@ -173,6 +176,9 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
     if not supports(domain):
         raise ValueError(f"the planar engine needs a bounded 2-D domain, got {domain!r}")
     tol_v = tol if isinstance(tol, float) else TOL
+    # the inradius below which a leaf is thin and not counted (as the BFS does) and the
+    # verifier's LP tolerances
+    checks = tol if isinstance(tol, Tolerances) else Tolerances()
     H = len(net.hidden_widths)
     if H == 0:
         return _single(net, domain, t0)
@@ -196,11 +202,12 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
     nb._callback[0] = tick
     try:
         out = nb.walk(poly, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff, unoise,
-                      float(tol_v), bool(keep_regions), bool(polygons), bool(decision), net.output_dim,
+                      float(tol_v), float(checks.inradius), bool(keep_regions), bool(polygons), bool(decision),
+                      net.output_dim,
                       int(max_regions or 0))
     finally:
         nb._callback[0] = None
-    count, pts, pat, vtx, voff, crossed, segs, pairs, stopped = out
+    count, pts, pat, vtx, voff, crossed, segs, pairs, stopped, thin = out
     if stopped and stop_reason is None:
         stop_reason = f"max_regions {max_regions}"
     regions = []
@@ -211,11 +218,10 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
              "workers": 1, "scheduler": None, "regions_per_second": count / max(time.perf_counter() - t0, 1e-9)}
     if not keep_regions:
         stats["points"] = pts
-    numerics = {"tolerances": {"vertex_on_line": tol_v}, "thin_regions_skipped": 0, "near_degenerate": [],
+    numerics = {"tolerances": {"vertex_on_line": tol_v, "inradius": checks.inradius},
+                "thin_regions_skipped": int(thin), "near_degenerate": [],
                 "seed_perturbed": None,
                 "linear_regions": "not computed by the planar engine (use engine='bfs')"}
-    # the verifier's LP tolerances (the walk itself has only ``tol_v``)
-    checks = tol if isinstance(tol, Tolerances) else Tolerances()
     res = RegionCount(int(count), None, stop_reason is None, regions, [], stats, numerics, stop_reason, net, domain,
                       checks, verifier=verify_count)
     if polygons:
