@@ -317,17 +317,19 @@ def test_maxpool_conv_net_with_zero_background_equals_the_bfs():
 
 
 @pytest.mark.parametrize("eps, thin", [(2e-8, True), (1e-6, False)])
-def test_a_region_thinner_than_the_inradius_tolerance_is_skipped_as_the_bfs_does(eps, thin):
+@pytest.mark.parametrize("domain", [Box(-1, 1, dim=2), Ball([0.1, 0.1], 0.5)])
+def test_a_region_thinner_than_the_inradius_tolerance_is_skipped_by_every_engine(eps, thin, domain):
     # x = 0, y = 0 and x + y = eps: seven regions, one a triangle with legs eps, whose inradius
     # eps (2 - sqrt 2) / 2 is 5.9e-9 (thin at the default 1e-8) or 2.9e-7
     from exactregions.engines.region import Tolerances
 
     net = Network([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[1.0, -1.0, 0.5]]], [[0.0, 0.0, -eps], [0.0]])
-    box = Box(-1, 1, dim=2)
-    planar, bfs = count_regions_planar(net, box), count_regions(net, box, engine="bfs")
-    assert planar.activation_regions == bfs.activation_regions == (6 if thin else 7)
-    assert planar.numerics["thin_regions_skipped"] == int(thin)  # (the BFS never reaches it: its
-    # neighbours' facets towards it are thinner than the facet tolerance)
-    assert {r.pattern.tobytes() for r in planar.regions} == {r.pattern.tobytes() for r in bfs.regions}
-    every = count_regions_planar(net, box, tol=Tolerances(inradius=0.0))
+    bfs = count_regions(net, domain, engine="bfs")
+    assert bfs.activation_regions == (6 if thin else 7)
+    for engine, kw in (("planar", {}), ("subdivision", {"kernel": "numpy"}), ("subdivision", {"kernel": "numba"})):
+        res = count_regions(net, domain, engine=engine, **kw)
+        assert {r.pattern.tobytes() for r in res.regions} == {r.pattern.tobytes() for r in bfs.regions}, engine
+        # (the BFS never reaches the thin one: its neighbours' facets towards it are too thin)
+        assert res.numerics["thin_regions_skipped"] == int(thin), engine
+    every = count_regions_planar(net, domain, tol=Tolerances(inradius=0.0))
     assert every.activation_regions == 7 and every.numerics["thin_regions_skipped"] == 0

@@ -200,7 +200,7 @@ def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpo
                                                        time_limit=time_limit, batch_cells=batch_cells,
                                                        kernel=kernel, progress=progress)
     else:
-        p = plan(net, domain, batch_cells=batch_cells, kernel=kernel, progress=progress)
+        p = plan(net, domain, batch_cells=batch_cells, kernel=kernel, progress=progress, min_inradius=tol.inradius)
         if not p.batches:  # no hidden neuron: the domain is one region
             patterns, points, count, stop, st = np.zeros((1, 0), bool), domain.seed_point()[None], 1, None, {}
         else:
@@ -212,7 +212,7 @@ def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpo
         if keep_regions else []
     stats = {"seconds": time.perf_counter() - t0, "lp_solves": 0, "qp_solves": st.get("qp_solves", 0),
              "engine": "subdivision", "kernel": kernel, "workers": workers, "scheduler": scheduler, **st}
-    numerics = {"tolerances": tol.to_dict(), "thin_regions_skipped": 0, "near_degenerate": [],
+    numerics = {"tolerances": tol.to_dict(), "thin_regions_skipped": st.get("thin_cells", 0), "near_degenerate": [],
                 "seed_perturbed": None,
                 "linear_regions": "not computed by the subdivision engine (use engine='bfs')"}
     return RegionCount(count, None, stop is None, regions, [], stats, numerics, stop, net, domain, tol,

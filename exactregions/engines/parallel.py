@@ -111,7 +111,7 @@ def run_plan(plan, *, workers: int = 1, scheduler: str | None = None, checkpoint
     t0 = time.perf_counter()
     n = len(plan.batches)
     ck = _Checkpoint(checkpoint, plan) if checkpoint is not None else None
-    pats, pts, count, resumed, qps = [], [], 0, 0, 0
+    pats, pts, count, resumed, qps = [], [], 0, 0, np.zeros(2, np.int64)  # (QPs, thin cells)
     if ck is not None:
         for i, c in sorted(ck.done.items()):
             count += c
@@ -146,7 +146,7 @@ def run_plan(plan, *, workers: int = 1, scheduler: str | None = None, checkpoint
             if size is not None and p is not None:  # packed by a worker
                 p = _unpack(p, plan.net.n_hidden)
             count += len(p) if size is None else size
-            qps += nqp
+            qps += np.asarray(nqp, np.int64)
             if ck is not None:
                 ck.save(i, p, q)
             if keep:
@@ -171,7 +171,8 @@ def run_plan(plan, *, workers: int = 1, scheduler: str | None = None, checkpoint
     d = plan.net.input_dim
     patterns = np.concatenate(pats) if pats else np.zeros((0, plan.net.n_hidden), bool)
     points = np.concatenate(pts) if pts else np.zeros((0, d))
-    stats = {"batches": n, "batches_resumed": resumed, "qp_solves": qps, "seconds_batches": time.perf_counter() - t0,
+    stats = {"batches": n, "batches_resumed": resumed, "qp_solves": int(qps[0]), "thin_cells": int(qps[1]),
+             "seconds_batches": time.perf_counter() - t0,
              "checkpoint": str(ck.dir) if ck is not None else None}
     return patterns, points, count, stop, stats
 

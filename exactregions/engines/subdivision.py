@@ -42,6 +42,8 @@ from .region import _vertices, step_inside
 
 __all__ = ["Degenerate", "Plan", "plan", "run_batch", "supports"]
 
+#: 2-D cells whose inradius is at most this are thin and not counted (``Tolerances.inradius``)
+MIN_INRADIUS = 1e-8
 #: hard limit on vertex enumeration of a general polytope domain (d-subsets of its rows)
 MAX_DOMAIN_COMBOS = 200000
 
@@ -367,8 +369,9 @@ def _prune_ball(cells: Cells, center, radius, kernel="numpy") -> Cells:
     return cells if keep.all() else cells.take(np.flatnonzero(keep))
 
 
-def _finish(net, domain, cells: Cells, unstable, oracle, kernel="numpy"):
-    """Final patterns and one point per cell inside the open domain.
+def _finish(net, domain, cells: Cells, unstable, oracle, kernel="numpy", min_inradius=0.0):
+    """Final patterns, one point per cell inside the open domain, and how many cells were thin
+    (2-D: inradius at most ``min_inradius``, :func:`_thin_polygons`; not counted).
 
     The point is the vertex centroid (interior to the cell). For an L2 ball, a cell with a
     vertex inside the open ball meets it; the point is moved towards that vertex to lie
@@ -381,11 +384,13 @@ def _finish(net, domain, cells: Cells, unstable, oracle, kernel="numpy"):
     counts = np.bincount(cells.vcell, minlength=n)
     cen = np.stack([np.bincount(cells.vcell, weights=col, minlength=n) for col in cells.V.T], axis=1)
     cen /= counts[:, None]
+    thin = _thin_polygons(cells, cen, min_inradius, oracle) if cells.V.shape[1] == 2 and min_inradius > 0 \
+        else np.zeros(n, bool)
     ball = domain.l2_ball
     if ball is None:
-        return cells.bits, cen
+        return cells.bits[~thin], cen[~thin], int(thin.sum())
     c, r = ball
-    margin = r - np.linalg.norm(cells.V - c, axis=1)
+    margin = np.where(thin[cells.vcell], -np.inf, r - np.linalg.norm(cells.V - c, axis=1))
     order = np.lexsort((-margin, cells.vcell))  # per cell, its vertex deepest inside the ball first
     first = order[np.r_[True, cells.vcell[order][1:] != cells.vcell[order][:-1]]]
     best = np.empty(n)
@@ -402,14 +407,42 @@ def _finish(net, domain, cells: Cells, unstable, oracle, kernel="numpy"):
         rim = np.flatnonzero(~keep & (state == -1))
     else:
         rim = np.flatnonzero(~keep)
-    for k in rim:  # the rim: exact QP
+    for k in rim[~thin[rim]]:  # the rim: exact QP
         q = _rim_point(net, domain, cells.bits[k], unstable, oracle)
         if q is not None:
             keep[k], vin[k], best[k] = True, q, r - np.linalg.norm(q - c)
+    keep &= ~thin
     for k in np.flatnonzero(keep):
         if np.linalg.norm(cen[k] - c) >= r:
             pts[k] = step_inside(vin[k], cen[k], best[k])
-    return cells.bits[keep], pts[keep]
+    return cells.bits[keep], pts[keep], int(thin.sum())
+
+
+def _thin_polygons(cells: Cells, cen, rmin, oracle):
+    """2-D cells whose inradius is at most ``rmin`` (thin: not counted, as the BFS and the planar
+    walk decide). A convex polygon of area A and perimeter L has ``A / L <= inradius <= 2 A / L``
+    (vertices ordered by angle around their centroid); between the bounds its Chebyshev LP
+    decides. In higher dimension the subdivision counts every cell it splits off."""
+    n = cells.n
+    d = cells.V - cen[cells.vcell]
+    order = np.lexsort((np.arctan2(d[:, 1], d[:, 0]), cells.vcell))
+    V, vc = cells.V[order], cells.vcell[order]
+    start = np.r_[0, np.cumsum(np.bincount(vc, minlength=n))[:-1]]
+    nxt = np.arange(len(V)) + 1
+    last = np.r_[vc[1:] != vc[:-1], True]
+    nxt[last] = start[vc[last]]
+    W = V[nxt]
+    area = 0.5 * np.abs(np.bincount(vc, weights=V[:, 0] * W[:, 1] - W[:, 0] * V[:, 1], minlength=n))
+    per = np.bincount(vc, weights=np.hypot(*(W - V).T), minlength=n)
+    thin = 2 * area <= rmin * per
+    for k in np.flatnonzero(~thin & (area <= rmin * per)):
+        P = V[vc == k]
+        E = np.roll(P, -1, axis=0) - P
+        sg = 1.0 if np.sum(P[:, 0] * np.roll(P[:, 1], -1) - np.roll(P[:, 0], -1) * P[:, 1]) > 0 else -1.0
+        G = sg * np.stack([E[:, 1], -E[:, 0]], axis=1)  # outward normals
+        _, r = oracle.chebyshev(G, np.einsum("ij,ij->i", G, P), what="the inradius of a thin cell")
+        thin[k] = not r > rmin
+    return thin
 
 
 def _rim_point(net, domain, pattern, unstable, oracle):
@@ -547,10 +580,10 @@ def _with_maps(cells: Cells, maps, size: int):
 
 
 def run_batch(net, domain, cells: Cells, start: int, first: int, maps, unstable, fixed, m_dom, tol, max_cells,
-              kernel):
+              kernel, min_inradius=0.0):
     """Push a batch of cells through layer ``start`` from its neuron ``first`` on, then through
     the later layers (in sub-batches of at most ``max_cells`` cells); returns (patterns, points,
-    QPs solved) of its regions meeting the domain."""
+    (QPs solved, thin cells skipped)) of its regions meeting the domain."""
     oracle = Oracle()
     ball = domain.l2_ball
     for l in range(start, len(net.hidden_widths)):
@@ -559,14 +592,14 @@ def run_batch(net, domain, cells: Cells, start: int, first: int, maps, unstable,
         if cells.n == 0:
             break
         if maps is not None and cells.n > max_cells:
-            outs = [run_batch(net, domain, sub, l + 1, 0, sub_maps, unstable, fixed, m_dom, tol, max_cells, kernel)
-                    for sub, sub_maps in _with_maps(cells, maps, max_cells)]
+            outs = [run_batch(net, domain, sub, l + 1, 0, sub_maps, unstable, fixed, m_dom, tol, max_cells, kernel,
+                              min_inradius) for sub, sub_maps in _with_maps(cells, maps, max_cells)]
             return (np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs]),
-                    sum(o[2] for o in outs))
+                    tuple(int(v) for v in np.sum([o[2] for o in outs], axis=0)))
     if cells.n == 0:  # every cell of the batch missed the ball
-        return np.zeros((0, net.n_hidden), bool), np.zeros((0, net.input_dim)), 0
-    p, q = _finish(net, domain, cells, unstable, oracle, kernel)
-    return p, q, oracle.qp_solves
+        return np.zeros((0, net.n_hidden), bool), np.zeros((0, net.input_dim)), (0, 0)
+    p, q, thin = _finish(net, domain, cells, unstable, oracle, kernel, min_inradius)
+    return p, q, (oracle.qp_solves, thin)
 
 
 @dataclass
@@ -583,11 +616,12 @@ class Plan:
     tol: float
     max_cells: int
     kernel: str
+    min_inradius: float = MIN_INRADIUS  # 2-D cells at most this thin are not counted
 
     def run(self, i):
         cells, maps, layer, first = self.batches[i]
         return run_batch(self.net, self.domain, cells, layer, first, maps, self.unstable, self.fixed, self.m_dom,
-                         self.tol, self.max_cells, self.kernel)
+                         self.tol, self.max_cells, self.kernel, self.min_inradius)
 
 
 def default_batch_cells(d: int) -> int:
@@ -597,7 +631,7 @@ def default_batch_cells(d: int) -> int:
 
 
 def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000, tol: float = 1e-10,
-         kernel: str = "auto", progress=None) -> Plan:
+         kernel: str = "auto", progress=None, min_inradius: float = MIN_INRADIUS) -> Plan:
     """The first layer in this process, cut into batches (the same batches for the same input:
     checkpoints and workers rely on it). ``kernel``: see :func:`resolve_kernel`.
 
@@ -608,6 +642,7 @@ def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000
     / cells so far) to grow to about ``batch_cells`` cells in the rest of the layer; its cells
     are cut into batches of that expected size, and each batch finishes the layer itself: the
     first layer is then parallel too, and no process ever holds all its cells.
+    ``min_inradius``: in 2-D, a cell whose inradius is at most it is thin and not counted.
     """
 
     kernel = resolve_kernel(kernel, net, domain)
@@ -617,7 +652,7 @@ def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000
     unstable, fixed = stability(*preactivation_bounds(net, domain), net.linear_mask())
     cells, m_dom = initial_cell(domain, net.n_hidden)
     if net.n_hidden == 0:
-        return Plan(net, domain, [], unstable, fixed, m_dom, tol, max_cells, kernel)
+        return Plan(net, domain, [], unstable, fixed, m_dom, tol, max_cells, kernel, min_inradius)
     W, b = net.weights[0], net.biases[0]
     maps = (W[None, :, :], b[None, :])
     n0 = net.hidden_widths[0]
@@ -629,9 +664,9 @@ def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000
     if first < n0:  # stopped early: the batches finish the layer
         size = max(1, batch_cells * cells.n // bound)
         return Plan(net, domain, [(sub, maps, 0, first) for _, sub in cells.chunks(size)], unstable, fixed, m_dom,
-                    tol, max_cells, kernel)
+                    tol, max_cells, kernel, min_inradius)
     cells, maps = _next_layer(net, cells, 0, maps, domain.l2_ball, kernel)
     if maps is None:  # one hidden layer: layer 1 is all the work
-        return Plan(net, domain, [(cells, None, 1, 0)], unstable, fixed, m_dom, tol, max_cells, kernel)
+        return Plan(net, domain, [(cells, None, 1, 0)], unstable, fixed, m_dom, tol, max_cells, kernel, min_inradius)
     batches = [(sub, sub_maps, 1, 0) for sub, sub_maps in _with_maps(cells, maps, batch_cells)]
-    return Plan(net, domain, batches, unstable, fixed, m_dom, tol, max_cells, kernel)
+    return Plan(net, domain, batches, unstable, fixed, m_dom, tol, max_cells, kernel, min_inradius)
