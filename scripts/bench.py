@@ -93,6 +93,7 @@ WORKLOADS = {
     "auto-784d-32x32-digits-ball-r0.3": ("d784_32x32_digits.npz", None, _image(0.3), "auto", 1, False),
     "auto-784d-32x32-digits-ball-r1.0": ("d784_32x32_digits.npz", None, _image(1.0), "auto", 1, False),
     "auto-784d-64x64-digits-ball-r0.45": ("d784_64x64_digits.npz", None, _image(0.45), "auto", 1, False),
+    "auto-784d-64x64-digits-ball-r0.52": ("d784_64x64_digits.npz", None, _image(0.52), "auto", 1, False),
     # issue 10: 12, 16, 32 and 64 dimensions, boxes and balls
     "auto-12d-16x16-box": (12, [16, 16], lambda d: Box(-0.15, 0.15, dim=d), "auto", 1, False),
     "auto-12d-16x16-ball-r0.3": (12, [16, 16], lambda d: Ball(np.full(d, 0.05), 0.3), "auto", 1, False),
@@ -152,7 +153,7 @@ def run_one(name):
             "regions_per_s": round(n / sec), "lp_per_region": round(res.stats["lp_solves"] / n, 3),
             "qp_per_region": round(res.stats["qp_solves"] / n, 4), "workers": workers,
             "kernel": res.stats.get("kernel", ""),
-            "kernel_load_s": round(load, 2) if res.stats.get("kernel") == "numba" or res.stats["engine"] == "planar" else "",
+            "kernel_load_s": round(load, 2) if res.stats.get("kernel") == "numba" or res.stats.get("engine") == "planar" else "",
             "peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "worker_peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024) or ""}
 
