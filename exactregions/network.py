@@ -304,8 +304,9 @@ class Network:
         P = None  # Jacobian of h_{l-1}, per point (the identity before the first layer)
         q = p  # h_{l-1} at the points
         dq = u  # its derivative along the directions
-        for sl, w, b, s, lin in zip(self.layer_slices(), self.weights[:-1], self.biases[:-1], self.slopes,
-                                    self.linear):
+        H = len(self.hidden_widths)
+        for l, (sl, w, b, s, lin) in enumerate(zip(self.layer_slices(), self.weights[:-1], self.biases[:-1],
+                                                   self.slopes, self.linear)):
             z = q @ w.T + b
             dz = dq @ w.T
             # the layer's rows, per point (one batched BLAS product; einsum was 6x slower here)
@@ -317,9 +318,10 @@ class Network:
             on = np.abs(z) <= tol * np.maximum(norms, 1e-300)
             bits = np.where(on, dz > 0, z > 0) | lin
             new[:, sl] = bits
-            g = np.where(bits, 1.0, s)
-            P = g[:, :, None] * A
-            q, dq = g * z, g * dz
+            if l + 1 < H:  # the next layer's Jacobians and values
+                g = np.where(bits, 1.0, s)
+                P = g[:, :, None] * A
+                q, dq = g * z, g * dz
         return new[0] if np.ndim(points) == 1 else new
 
     def boundary_distance(self, X, zero_row: float = 1e-12) -> np.ndarray:

@@ -439,13 +439,17 @@ class PolytopeLP:
     its ``t`` gives the inradius of the facet on row ``i`` inside its hyperplane.
     """
 
-    def __init__(self, oracle: Oracle, G: np.ndarray, h: np.ndarray, cap: float = INF, box=None):
+    def __init__(self, oracle: Oracle, G: np.ndarray, h: np.ndarray, cap: float = INF, box=None,
+                 unit: bool = False):
         G = np.asarray(G, dtype=np.float64)
         h = np.asarray(h, dtype=np.float64)
-        norms = np.linalg.norm(G, axis=1)
-        if np.any(norms == 0):
-            raise ValueError("zero constraint row passed to PolytopeLP")
-        self.G, self.h = G / norms[:, None], h / norms
+        if unit:  # the caller's rows are unit already (the traversal's: normalised once)
+            self.G, self.h = G, h
+        else:
+            norms = np.linalg.norm(G, axis=1)
+            if np.any(norms == 0):
+                raise ValueError("zero constraint row passed to PolytopeLP")
+            self.G, self.h = G / norms[:, None], h / norms
         self.oracle = oracle
         self.m, self.d = G.shape
         self.cap = cap

@@ -96,7 +96,8 @@ class Reduction:
             pats = self.lift_patterns([r.pattern for r in regions])
             pts = self.lift_points(np.array([r.point for r in regions]))
             if all(r.affine is not None for r in regions):  # one batched product for all maps
-                MV = np.matmul(np.array([r.affine[0] for r in regions]), self.basis)
+                Ms = np.array([r.affine[0] for r in regions])  # (n, outputs, k): one 2-D product
+                MV = (Ms.reshape(-1, Ms.shape[2]) @ self.basis).reshape(Ms.shape[0], Ms.shape[1], -1)
                 mv = np.array([r.affine[1] for r in regions]) - MV @ self.center
                 maps = list(zip(MV, mv))
             else:

@@ -96,6 +96,8 @@ def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions,
     regions, keys, edges = state["regions"], state["keys"], state["edges"]
     numerics, facet_how = state["numerics"], state["facet_how"]
     warm = {}  # discovered, unprocessed pattern -> the discoverer's Chebyshev multipliers
+    stable = np.flatnonzero(~unstable)  # their bits are fixed in every neighbour
+    fixed_bits = fixed[stable]
     stop_reason, last_report, last_save = None, time.perf_counter(), time.perf_counter()
 
     try:  # Ctrl-C ends the traversal with a partial count, labelled as such
@@ -130,7 +132,7 @@ def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions,
             regions.append(region if keep_regions else None)
             for f, nb in zip(geo.facets, nbs):
                 facet_how[f.how] += 1
-                nb[~unstable] = fixed[~unstable]
+                nb[stable] = fixed_bits
                 nkey = nb.tobytes()
                 if nkey == key:
                     numerics["near_degenerate"].append("crossing a facet did not change the pattern")

@@ -87,6 +87,7 @@ class RegionGeometry:
     row_keys: np.ndarray | None = None  # each row's neuron and side (2 * neuron + bit), then
                                         # -1 - k for the domain's row k
     multipliers: np.ndarray | None = None  # the Chebyshev LP's, when certified (a warm start)
+    ball_index: np.ndarray | None = None  # each ball row's position among the ball rows
     faces: FaceDistances | None = None  # L2 ball: distance QPs to the faces of those rows
 
 
@@ -112,15 +113,16 @@ def neuron_rows(net, pattern, unstable, tol: Tolerances, constraints=None, keys=
     """
     A, c = net.region_constraints(pattern) if constraints is None else constraints
     A, c, bits = A[unstable], c[unstable], pattern[unstable]
-    norms = np.linalg.norm(A, axis=1)
+    norms = np.sqrt(np.einsum("ij,ij->i", A, A))
+    key = 2 * np.flatnonzero(unstable) + bits
     const = norms <= tol.zero_row
-    # constant pre-activation: active iff c > 0
-    if np.any((c[const] > 0) != bits[const]):
-        return None
-    s = np.where(bits, 1.0, -1.0)[~const]
-    G = -s[:, None] * A[~const] / norms[~const, None]
-    h = s * c[~const] / norms[~const]
-    key = (2 * np.flatnonzero(unstable) + bits)[~const]
+    if const.any():  # constant pre-activation: active iff c > 0
+        if np.any((c[const] > 0) != bits[const]):
+            return None
+        A, c, bits, norms, key = A[~const], c[~const], bits[~const], norms[~const], key[~const]
+    s = np.where(bits, 1.0, -1.0) / norms
+    G = -s[:, None] * A
+    h = s * c
     if G.shape[0] > 1:
         keep = _merge_coincident(G, h, tol.coincide)
         if keep is not None:
@@ -174,7 +176,7 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
     if allG.shape[0] == 0:  # no boundary at all: the whole domain is one region
         geo.x0, geo.inradius, geo.point = np.zeros(net.input_dim), cap, np.zeros(net.input_dim)
         return geo
-    lp = PolytopeLP(oracle, allG, allh, cap=cap, box=box)
+    lp = PolytopeLP(oracle, allG, allh, cap=cap, box=box, unit=True)  # (neuron and domain rows: unit)
     x0, r = lp.chebyshev("the Chebyshev centre of a region", dual_start=_carry(warm, geo.row_keys))
     geo.multipliers = lp.multipliers
     geo.x0, geo.inradius = x0, r
@@ -283,6 +285,7 @@ def _point_in_domain(x0, lp, l2_ball, oracle, geo, entries=()):
     if np.any(side >= r):
         return None
     geo.ball_rows = side > -r
+    geo.ball_index = np.cumsum(geo.ball_rows) - 1  # a ball row's position among them
     if _dist(x0, c) < r:
         return x0
     G, h = lp.G[geo.ball_rows], lp.h[geo.ball_rows]
@@ -364,8 +367,8 @@ def _ray_facets(G, h, x0, directions, normals=None):
     near = G[rows[np.argsort(slack[rows])[:MAX_NORMAL_RAYS]]] if rows.size > MAX_NORMAL_RAYS else G[rows]
     U = np.vstack([near, directions]) if directions is not None else near
     rate = G @ U.T
-    with np.errstate(divide="ignore", invalid="ignore"):
-        T = np.where(rate > 1e-12, slack[:, None] / rate, np.inf)
+    T = np.full(rate.shape, np.inf)
+    np.divide(slack[:, None], rate, out=T, where=rate > 1e-12)
     first = np.argmin(T, axis=0)
     cols = np.arange(T.shape[1])
     t1 = T[first, cols]
@@ -441,7 +444,7 @@ def _facet_near_ball(geo, lp, i, l2_ball, oracle, tol, certified_only=False):
     if geo.ball_rows[i]:  # the region's rows inside the ball, shifted to the centre once
         if geo.faces is None:
             geo.faces = FaceDistances(oracle, lp.G[geo.ball_rows], lp.h[geo.ball_rows], c)
-        fast = geo.faces.face(int(np.count_nonzero(geo.ball_rows[:i])))
+        fast = geo.faces.face(int(geo.ball_index[i]))
     if fast is None and certified_only:
         return "unknown"
     if fast is not None:
