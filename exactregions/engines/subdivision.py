@@ -382,8 +382,7 @@ def _finish(net, domain, cells: Cells, unstable, oracle, kernel="numpy", min_inr
     """
     n = cells.n
     counts = np.bincount(cells.vcell, minlength=n)
-    cen = np.stack([np.bincount(cells.vcell, weights=col, minlength=n) for col in cells.V.T], axis=1)
-    cen /= counts[:, None]
+    cen = _vertex_sums(cells.V, cells.vcell, n) / counts[:, None]
     thin = _thin_polygons(cells, cen, min_inradius, oracle) if cells.V.shape[1] == 2 and min_inradius > 0 \
         else np.zeros(n, bool)
     ball = domain.l2_ball
@@ -416,6 +415,16 @@ def _finish(net, domain, cells: Cells, unstable, oracle, kernel="numpy", min_inr
         if np.linalg.norm(cen[k] - c) >= r:
             pts[k] = step_inside(vin[k], cen[k], best[k])
     return cells.bits[keep], pts[keep], int(thin.sum())
+
+
+def _vertex_sums(V, vcell, n):
+    """Per cell, the sum of its vertices: one bincount per coordinate, or one sparse product when
+    there are many vertices (10-D box: 2.2 million vertices, 0.15 s -> 0.04 s)."""
+    if len(V) < 200000:
+        return np.stack([np.bincount(vcell, weights=col, minlength=n) for col in V.T], axis=1)
+    from scipy.sparse import csc_matrix
+
+    return csc_matrix((np.ones(len(V)), (vcell, np.arange(len(V)))), shape=(n, len(V))) @ V
 
 
 def _thin_polygons(cells: Cells, cen, rmin, oracle):
