@@ -177,29 +177,32 @@ class Network:
         skip = f", {self.n_hidden - self.n_neurons} pass-through units" if self.n_neurons < self.n_hidden else ""
         return f"Network({'-'.join(map(str, self.architecture + [self.output_dim]))}, {act}{skip})"
 
-    def region_keys(self, patterns) -> np.ndarray:
+    def region_keys(self, patterns, copy: bool = True) -> np.ndarray:
         """The patterns that name the regions: the activation patterns themselves, except in a
         network with max-pooling, where a window's max is a tournament of comparison units
         (:attr:`pool_tree`, rows ``(unit, parent row, side)``: the unit compares the two halves
         of the winner of its parent's ``side``) and only the comparisons on the winner's path
         are part of the region's name (the argmax of the window); the others are cleared.
-        Two points lie in one region iff their keys are equal."""
-        P = np.array(patterns, dtype=bool, copy=True)
+        Two points lie in one region iff their keys are equal. ``copy=False`` clears them in
+        place when ``patterns`` is a bool array (the merge of a count's cells: their patterns
+        can be gigabytes)."""
+        P = np.array(patterns, dtype=bool, copy=True) if copy else np.asarray(patterns, dtype=bool)
         tree = self.pool_tree
         if not tree.size:
             return P
         one = P.ndim == 1
         P = np.atleast_2d(P)
-        for s in range(0, P.shape[0], 4096):  # in place, a block of patterns at a time
-            self._clear_losers(P[s:s + 4096])
+        rounds = self._pool_rounds()
+        for s in range(0, P.shape[0], 4096):  # a block of patterns at a time
+            self._clear_losers(P[s:s + 4096], *rounds)
         return P[0] if one else P
 
-    def _clear_losers(self, P):
+    @staticmethod
+    def _clear_losers(P, units, parent, side, rounds):
         """:meth:`region_keys` in place on the patterns ``P`` (n, N): the comparison units, in
-        tournament rounds (each round's parents in earlier rounds), are gathered with
-        ``np.take`` and set bits off the winners' paths cleared (indexing the 4,000 columns
-        one at a time took 19 s over the 77,000 cells of a LeNet-with-MaxPool slice)."""
-        units, parent, side, rounds = self._pool_rounds()
+        tournament rounds (:meth:`_pool_rounds`), are gathered with ``np.take`` and set bits off
+        the winners' paths cleared (indexing the 4,000 columns one at a time took 19 s over the
+        77,000 cells of a LeNet-with-MaxPool slice)."""
         bits = np.take(P, units, axis=1)
         live = np.ones_like(bits)
         for a, b in rounds:

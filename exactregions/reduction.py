@@ -83,8 +83,10 @@ class Reduction:
         return out
 
     def lift_affine(self, M, m):
-        """The reduced map ``y -> M y + m`` as a map of the original input."""
-        MV = M @ self.basis
+        """The reduced map ``y -> M y + m`` as a map of the original input (or a stack of maps,
+        ``M`` of shape (n, outputs, k): one 2-D product for all of them)."""
+        M = np.asarray(M)
+        MV = (M.reshape(-1, M.shape[-1]) @ self.basis).reshape(M.shape[:-1] + (self.basis.shape[1],))
         return MV, m - MV @ self.center
 
     def lift(self, res: RegionCount, net: Network, domain) -> RegionCount:
@@ -95,11 +97,9 @@ class Reduction:
         if regions and all(r is not None for r in regions):
             pats = self.lift_patterns([r.pattern for r in regions])
             pts = self.lift_points(np.array([r.point for r in regions]))
-            if all(r.affine is not None for r in regions):  # one batched product for all maps
-                Ms = np.array([r.affine[0] for r in regions])  # (n, outputs, k): one 2-D product
-                MV = (Ms.reshape(-1, Ms.shape[2]) @ self.basis).reshape(Ms.shape[0], Ms.shape[1], -1)
-                mv = np.array([r.affine[1] for r in regions]) - MV @ self.center
-                maps = list(zip(MV, mv))
+            if all(r.affine is not None for r in regions):  # all maps at once
+                maps = list(zip(*self.lift_affine(np.array([r.affine[0] for r in regions]),
+                                                  np.array([r.affine[1] for r in regions]))))
             else:
                 maps = [None if r.affine is None else self.lift_affine(*r.affine) for r in regions]
             regions = [Region(pattern=p, point=x, inradius=r.inradius, affine=a)

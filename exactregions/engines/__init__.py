@@ -132,9 +132,7 @@ def merge_pool_regions(res: RegionCount, net) -> RegionCount:
     one key are one region; the count of keys is exact (a lower bound if the cells were)."""
     if not net.pool_tree.size or not res.regions:
         return res
-    keys = np.array([r.pattern for r in res.regions])
-    for s in range(0, len(keys), 4096):  # the region keys, in place (the patterns are big)
-        net._clear_losers(keys[s:s + 4096])
+    keys = net.region_keys(np.array([r.pattern for r in res.regions]), copy=False)
     # groups numbered in the order their first cell was found (a dict of the packed keys: a
     # sort of 77,000 keys of 1,768 bytes by np.unique took 12 s)
     index, first, group = {}, [], np.empty(len(keys), np.int64)

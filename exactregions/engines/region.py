@@ -207,10 +207,10 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
             decided[rest] = pair_distance_bound(lp.G[br], lp.h[br], rest, c, lp.G[rest], lp.h[rest]) \
                 > (r - tol.ball) * (1 + 1e-12)
         # rays from the Chebyshev centre and, in an L2 ball that misses it, also from the
-        # region's point inside the ball: a hit inside the ball needs no distance QP
-        # In a ball only the rows that can bind inside it take part: a unique first hit among
-        # them is a facet of the region inside the ball (the others hold strictly there), and
-        # the bounding box's 2d rows would double the work of every ray.
+        # region's point inside the ball (a hit inside the ball needs no distance QP). In a ball
+        # only the rows that can bind inside it take part: a unique first hit among them is a
+        # facet of the region inside the ball (the others hold strictly there), and the ball's
+        # bounding box would add 2d rows to every ray.
         hits = {}
         sub = np.flatnonzero(geo.ball_rows) if l2_ball is not None else np.arange(lp.m)
         aim = np.flatnonzero(~decided[sub[sub < m]])  # rays along the normals of the rows still open
@@ -326,16 +326,13 @@ def pair_distance_bound(G, h, rows, c, Gi=None, hi=None):
     return bound.max(axis=1)
 
 
-def _walk(G, h, p, target, skip=None):
+def _walk(G, h, p, target):
     """The point of the segment from ``p`` (in ``{G x <= h}``) to ``target`` where it leaves the
-    polytope (``target`` itself if it stays inside); row ``skip`` is ignored (the facet's own
-    hyperplane, which holds the whole segment). Every point of the segment up to it is in the
-    polytope, so a point found inside the ball this way needs no QP."""
+    polytope (``target`` itself if it stays inside). Every point of the segment up to it is in
+    the polytope, so a point found inside the ball this way needs no QP."""
     u = target - p
     rate = G @ u
     slack = h - G @ p
-    if skip is not None:
-        rate[skip] = 0.0
     hit = rate > 0
     t = min(1.0, float(np.min(np.maximum(slack[hit], 0.0) / rate[hit]))) if hit.any() else 1.0
     return p + t * u

@@ -38,12 +38,12 @@ from ..domains import Ball, Box, Polytope
 from ..intervals import preactivation_bounds, stability
 from ..oracle import Oracle
 from ..combinatorics import phi
-from .region import _vertices, step_inside
+from .region import Tolerances, _vertices, neuron_rows, step_inside
 
 __all__ = ["Degenerate", "Plan", "plan", "run_batch", "supports"]
 
-#: 2-D cells whose inradius is at most this are thin and not counted (``Tolerances.inradius``)
-MIN_INRADIUS = 1e-8
+#: 2-D cells whose inradius is at most this are thin and not counted (as in the BFS)
+MIN_INRADIUS = Tolerances.inradius
 #: hard limit on vertex enumeration of a general polytope domain (d-subsets of its rows)
 MAX_DOMAIN_COMBOS = 200000
 
@@ -456,8 +456,6 @@ def _thin_polygons(cells: Cells, cen, rmin, oracle):
 
 def _rim_point(net, domain, pattern, unstable, oracle):
     """Nearest point of region ∩ box to the ball centre if closer than the radius, else None."""
-    from .region import Tolerances, neuron_rows
-
     c, r = domain.l2_ball
     A, b = Ball(domain.center, domain.radius, norm=np.inf, clip=domain.clip).rows()
     G, h = neuron_rows(net, pattern, unstable, Tolerances())
