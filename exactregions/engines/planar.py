@@ -7,7 +7,9 @@ earlier unit's sign is fixed, so each unit of the current layer is an affine fun
 plane there: a unit whose line does not cross the polygon is decided for the whole subtree, the
 first one that crosses it splits it. Every leaf is one full-dimensional activation region ∩
 domain (two leaves differ in the unit that split their lowest common ancestor), so the count is
-the number of leaves.
+the number of leaves whose inradius exceeds ``Tolerances.inradius``: a thinner leaf is skipped,
+as the BFS skips a region whose Chebyshev radius is that small (a convex polygon of area A and
+perimeter L has ``A / L <= inradius <= 2 A / L``; between the bounds it is computed exactly).
 
 Why not the general subdivision: it keeps cells *simple* (d constraints tight at each vertex),
 so a vertex on a hyperplane, coincident hyperplanes or a unit constant on the slice stop it,
