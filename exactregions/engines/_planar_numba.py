@@ -158,13 +158,24 @@ def _area(P, k):
 
 
 @njit(cache=True, nogil=True)
+def _release(refs, free, nfree, sx):
+    """Put slot ``sx`` on the free list when no stack node holds it (slot 0, the root's, is
+    never freed); returns the free list's new length."""
+    if refs[sx] == 0 and sx != 0:
+        free[nfree] = sx
+        nfree += 1
+    return nfree
+
+
+@njit(cache=True, nogil=True)
 def _thin(P, k, rmin):
     """Whether the convex polygon's inradius (its Chebyshev radius, as the BFS measures a
     region's) is at most ``rmin``. A convex polygon of area A and perimeter L has
     ``A / L <= inradius <= 2 A / L``; between the two the largest inscribed disc is found
     exactly: it touches three edges, so every triple of edges is tried (a leaf that thin has
     few vertices)."""
-    A = abs(_area(P, k))
+    signed = _area(P, k)
+    A = abs(signed)
     L = 0.0
     for v in range(k):
         w = v + 1 if v + 1 < k else 0
@@ -173,8 +184,9 @@ def _thin(P, k, rmin):
         return True
     if A > rmin * L:
         return False
-    # unit inward half-planes n . x + t <= b of the edges (orientation from the signed area)
-    sg = 1.0 if _area(P, k) > 0 else -1.0
+    # the edges' half-planes n . x + t <= b, n the unit outward normal (orientation from the
+    # signed area), t the distance kept from every edge
+    sg = 1.0 if signed > 0 else -1.0
     N = np.empty((k, 2))
     b = np.empty(k)
     m = 0
@@ -508,10 +520,8 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff,
                     s_slot[top], s_bit[top] = sn, 0
                 s_layer[top], s_unit[top] = l, g
                 refs[s_slot[top]] += 1
-            for sx in (sl, sn):
-                if refs[sx] == 0 and sx != 0:
-                    free[nfree] = sx
-                    nfree += 1
+            nfree = _release(refs, free, nfree, sl)
+            nfree = _release(refs, free, nfree, sn)
             continue
         # no unit of layer l cuts the polygon: on to the next layer, or a leaf
         if l + 1 < H:
@@ -534,9 +544,7 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff,
         # unless thinner than the engines' inradius tolerance
         if min_inradius > 0 and _thin(P, k, min_inradius):
             thin += 1
-            if refs[sl] == 0 and sl != 0:
-                free[nfree] = sl
-                nfree += 1
+            nfree = _release(refs, free, nfree, sl)
             continue
         mx, my = 0.0, 0.0
         for v in range(k):
@@ -577,9 +585,7 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff,
                                              area_tol)
             crossed[count] = L > 0
         count += 1
-        if refs[sl] == 0 and sl != 0:
-            free[nfree] = sl
-            nfree += 1
+        nfree = _release(refs, free, nfree, sl)
         if count % TICK == 0:
             with objmode(stop="int64"):
                 stop = _tick(count)

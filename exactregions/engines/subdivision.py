@@ -383,13 +383,17 @@ def _finish(net, domain, cells: Cells, unstable, oracle, kernel="numpy", min_inr
     n = cells.n
     counts = np.bincount(cells.vcell, minlength=n)
     cen = _vertex_sums(cells.V, cells.vcell, n) / counts[:, None]
-    thin = _thin_polygons(cells, cen, min_inradius, oracle) if cells.V.shape[1] == 2 and min_inradius > 0 \
-        else np.zeros(n, bool)
+    thin = 0
+    if cells.V.shape[1] == 2 and min_inradius > 0:  # thin cells leave before the domain tests
+        is_thin = _thin_polygons(cells, cen, min_inradius, oracle)
+        if is_thin.any():
+            rest = np.flatnonzero(~is_thin)
+            cells, cen, n, thin = cells.take(rest), cen[rest], rest.size, int(is_thin.sum())
     ball = domain.l2_ball
     if ball is None:
-        return cells.bits[~thin], cen[~thin], int(thin.sum())
+        return cells.bits, cen, thin
     c, r = ball
-    margin = np.where(thin[cells.vcell], -np.inf, r - np.linalg.norm(cells.V - c, axis=1))
+    margin = r - np.linalg.norm(cells.V - c, axis=1)
     order = np.lexsort((-margin, cells.vcell))  # per cell, its vertex deepest inside the ball first
     first = order[np.r_[True, cells.vcell[order][1:] != cells.vcell[order][:-1]]]
     best = np.empty(n)
@@ -406,15 +410,14 @@ def _finish(net, domain, cells: Cells, unstable, oracle, kernel="numpy", min_inr
         rim = np.flatnonzero(~keep & (state == -1))
     else:
         rim = np.flatnonzero(~keep)
-    for k in rim[~thin[rim]]:  # the rim: exact QP
+    for k in rim:  # the rim: exact QP
         q = _rim_point(net, domain, cells.bits[k], unstable, oracle)
         if q is not None:
             keep[k], vin[k], best[k] = True, q, r - np.linalg.norm(q - c)
-    keep &= ~thin
     for k in np.flatnonzero(keep):
         if np.linalg.norm(cen[k] - c) >= r:
             pts[k] = step_inside(vin[k], cen[k], best[k])
-    return cells.bits[keep], pts[keep], int(thin.sum())
+    return cells.bits[keep], pts[keep], thin
 
 
 def _vertex_sums(V, vcell, n):
@@ -430,8 +433,9 @@ def _vertex_sums(V, vcell, n):
 def _thin_polygons(cells: Cells, cen, rmin, oracle):
     """2-D cells whose inradius is at most ``rmin`` (thin: not counted, as the BFS and the planar
     walk decide). A convex polygon of area A and perimeter L has ``A / L <= inradius <= 2 A / L``
-    (vertices ordered by angle around their centroid); between the bounds its Chebyshev LP
-    decides. In higher dimension the subdivision counts every cell it splits off."""
+    (vertices ordered by angle around their centroid, so counter-clockwise); between the bounds
+    its Chebyshev LP decides. In higher dimension the subdivision counts every cell it splits
+    off."""
     n = cells.n
     d = cells.V - cen[cells.vcell]
     order = np.lexsort((np.arctan2(d[:, 1], d[:, 0]), cells.vcell))
@@ -447,8 +451,7 @@ def _thin_polygons(cells: Cells, cen, rmin, oracle):
     for k in np.flatnonzero(~thin & (area <= rmin * per)):
         P = V[vc == k]
         E = np.roll(P, -1, axis=0) - P
-        sg = 1.0 if np.sum(P[:, 0] * np.roll(P[:, 1], -1) - np.roll(P[:, 0], -1) * P[:, 1]) > 0 else -1.0
-        G = sg * np.stack([E[:, 1], -E[:, 0]], axis=1)  # outward normals
+        G = np.stack([E[:, 1], -E[:, 0]], axis=1)  # outward normals (counter-clockwise order)
         _, r = oracle.chebyshev(G, np.einsum("ij,ij->i", G, P), what="the inradius of a thin cell")
         thin[k] = not r > rmin
     return thin
