@@ -73,6 +73,26 @@ def test_numba_kernel_builds_the_same_cells_as_the_numpy_reference(seed):
         np.testing.assert_allclose(fast[key][0], V, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_the_collapsed_last_split_gives_the_regions_of_the_built_one(seed):
+    """Above 2-D in a box or polytope the compiled kernel's last split keeps only patterns and
+    vertex centroids: the same regions as the numpy kernel, which builds every cell, and each
+    point inside the domain with its region's pattern."""
+    rng = np.random.default_rng(200 + seed)
+    d = 3 + seed % 4
+    widths = [int(w) for w in rng.integers(5, 10, size=2 + seed % 2)]
+    net = random_net(d, widths, seed=seed, slope=0.1 if seed % 3 == 1 else 0.0)
+    dom = Box(-1, 1, dim=d) if seed % 2 else Polytope(np.vstack([np.eye(d), -np.eye(d), np.ones((1, d))]),
+                                                      np.r_[np.full(2 * d, 0.9), 0.5])
+    fast = count_regions_subdivision(net, dom, kernel="numba")
+    ref = count_regions_subdivision(net, dom, kernel="numpy")
+    assert fast.activation_regions == ref.activation_regions > 20
+    assert _patterns(fast) == _patterns(ref)
+    pts = np.array([r.point for r in fast.regions])
+    assert dom.contains(pts).all()
+    assert np.array_equal(net.pattern(pts), np.array([r.pattern for r in fast.regions]))
+
+
 @pytest.mark.parametrize("kernel", ["numba", "numpy"])
 def test_both_kernels_refuse_a_vertex_on_a_hyperplane(kernel):
     net = Network([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[1.0, 1.0, 1.0]]], [[0.0, 0.0, 0.0], [0.0]])

@@ -149,17 +149,25 @@ def _apply(i, j, cid, nv, ne, nc, nx, V, vcell, T, s, vpar, E, ecell, epar, bits
         fill = start[:k].copy()
         codes = np.empty(nx * (d - 1), np.int64)
         owner = np.empty(nx * (d - 1), np.int32)
-        base = np.int64(cid + 1)
+        pw = np.empty(d - 1, np.int64)  # powers of the base
+        pw[0] = 1
+        for q in range(1, d - 1):
+            pw[q] = pw[q - 1] * (cid + 1)
         for x in range(nx):
             g = newid[xcell[x]] - nc
+            f = fill[g]
+            # the code without S[x, q] in O(d): the ids after q, plus those before q shifted
+            # past them
+            rest = np.int64(0)
+            for q in range(d - 2, -1, -1):
+                codes[f + q] = rest
+                rest += S[x, q] * pw[d - 2 - q]
+            lead = np.int64(0)
             for q in range(d - 1):
-                code = np.int64(0)
-                for r in range(d - 1):
-                    if r != q:
-                        code = code * base + S[x, r]
-                codes[fill[g]] = code
-                owner[fill[g]] = x
-                fill[g] += 1
+                codes[f + q] += lead * pw[d - 2 - q]
+                lead = lead * (cid + 1) + S[x, q]
+                owner[f + q] = x
+            fill[g] = f + d - 1
         size = 4
         for g in range(k):
             while size < 2 * (start[g + 1] - start[g]):
@@ -198,6 +206,47 @@ def _apply(i, j, cid, nv, ne, nc, nx, V, vcell, T, s, vpar, E, ecell, epar, bits
             if unpaired:
                 return FACE_NOT_CUT_TWICE, 0, 0
     return nv + 2 * nx, ne + n_new_e, nc + k
+
+
+@njit(cache=True, nogil=True)
+def _halves(j, nv, ne, nc, V, vcell, s, E, ecell, bits, cut, sums, counts):
+    """The halves of the cut cells (after :func:`_scan`) as their vertex sums and counts only,
+    not as cells: the negative halves get the new ids ``nc, nc+1, ...`` (their patterns are
+    written to ``bits``), each crossing edge's new vertex is added to both halves. The sums
+    are those :func:`_apply` followed by a sum over each cell's vertices would give.
+    Returns the new number of cells."""
+    d = V.shape[1]
+    newid = np.full(nc, -1, np.int32)
+    k = 0
+    for q in range(nc):
+        if cut[q]:
+            newid[q] = nc + k
+            bits[nc + k] = bits[q]
+            bits[nc + k, j] = False
+            k += 1
+    for v in range(nv):
+        q = vcell[v]
+        if cut[q] and s[v] < 0:
+            q = newid[q]
+        for t in range(d):
+            sums[q, t] += V[v, t]
+        counts[q] += 1
+    for e in range(ne):
+        q = ecell[e]
+        if not cut[q]:  # a cut cell's parent is cut: s is set at all its vertices
+            continue
+        u, w = E[e, 0], E[e, 1]
+        su, sw = s[u], s[w]
+        if (su > 0) == (sw > 0):
+            continue
+        t = su / (su - sw)
+        for r in range(d):
+            x = V[u, r] + t * (V[w, r] - V[u, r])
+            sums[q, r] += x
+            sums[newid[q], r] += x
+        counts[q] += 1
+        counts[newid[q]] += 1
+    return nc + k
 
 
 MEETS, MISSES, UNDECIDED = 1, 0, -1

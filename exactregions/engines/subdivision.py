@@ -185,9 +185,11 @@ class _Work:
                 setattr(self, name, _buffer(arr[:count], 2 * (count + add)))
 
     def cells(self) -> Cells:
+        """The layer's cells as views of the buffers (the work is done with them; a copy of the
+        10-D box's 2.2 million vertices and 11 million edges was a fifth of its count)."""
         nv, ne, nc = self.nv, self.ne, self.nc
-        return Cells(self.V[:nv].copy(), self.vcell[:nv].copy(), self.T[:nv].copy(), self.E[:ne].copy(),
-                     self.ecell[:ne].copy(), self.bits[:nc].copy(), self.parent[:nc].copy())
+        return Cells(self.V[:nv], self.vcell[:nv], self.T[:nv], self.E[:ne], self.ecell[:ne], self.bits[:nc],
+                     self.parent[:nc])
 
 
 def _buffer(arr, capacity):
@@ -221,6 +223,28 @@ def split_numba(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
     if nv < 0:
         raise Degenerate(nb.MESSAGES[nv].format(j=j))
     w.nv, w.ne, w.nc = nv, ne, nc
+
+
+def split_collapsed(w: _Work, i: int, j: int, tol: float) -> Cells:
+    """The last split of a count whose cells are wanted only as patterns and points (a box or
+    polytope, above 2-D): each cell comes back as one vertex, its vertex centroid, with no
+    edges; the cut cells' halves are never built (:func:`_split_numba._halves`). The split
+    that makes the most cells is the costliest to build (10-D box: 0.25 of 0.55 s) and, last,
+    the one nothing reads afterwards."""
+    from . import _split_numba as nb
+
+    cut = np.empty(w.nc, bool)
+    k, _ = nb._scan(i, j, w.nv, w.ne, w.nc, w.V, w.vcell, w.vpar, w.s, w.E, w.ecell, w.epar, w.bits, w.parent, w.R,
+                    w.B, w.A, w.c, tol, cut)
+    if k < 0:
+        raise Degenerate(nb.MESSAGES[k].format(j=j))
+    w.reserve(0, 0, k)
+    n = w.nc + k
+    sums, counts = np.zeros((n, w.d)), np.zeros(n, np.int64)
+    nb._halves(j, w.nv, w.ne, w.nc, w.V, w.vcell, w.s, w.E, w.ecell, w.bits, cut, sums, counts)
+    none = np.zeros((0, 2), np.int32)
+    return Cells(sums / counts[:, None], np.arange(n, dtype=np.int32), np.zeros((n, w.d), np.int32), none,
+                 np.zeros(0, np.int32), w.bits[:n], np.zeros(n, np.int32))
 
 
 def split_numpy(w: _Work, i: int, j: int, cid: int, tol: float) -> None:
@@ -537,26 +561,44 @@ def _numba_works() -> str | None:
 
 
 def _split_layer(net, cells: Cells, l: int, maps, unstable, fixed, m_dom, tol, kernel, first=0, stop_cells=None,
-                 progress=None):
+                 progress=None, collapse=False):
     """Split the cells by the neurons ``first, first+1, ...`` of layer ``l``, stopping early once
     there are ``stop_cells`` cells; returns the cells and the next neuron (the layer's width when
-    it is done)."""
+    it is done). ``collapse`` (the compiled kernel): the cells come back as their vertex
+    centroids (:func:`split_collapsed`)."""
     A, c = maps
     sl = net.layer_slices()[l]
     work = _Work(cells, A, c)
     split = split_numba if kernel == "numba" else split_numpy
+    resumable = first > 0 or stop_cells is not None
+    order = np.arange(sl.stop - sl.start) if resumable else _split_order(work)
+    held = None
+    if collapse and order.size > first and unstable[sl.start + order[-1]] and work.R[:, order[-1]].any():
+        held, order = int(order[-1]), order[:-1]  # split last, into centroids
     t0 = time.perf_counter()
-    i = first
-    while i < sl.stop - sl.start and not (stop_cells and work.nc >= stop_cells):
+    k = first
+    while k < order.size and not (stop_cells and work.nc >= stop_cells):
+        i = int(order[k])
         j = sl.start + i
         if unstable[j]:
-            split(work, i, j, m_dom + j, tol)
+            split(work, i, j, m_dom + sl.start + k, tol)  # ids rise in the order of the splits
         else:
             work.bits[:work.nc, j] = fixed[j]
         if progress is not None:
-            progress(work.nc, sl.stop - j - 1, time.perf_counter() - t0, stage=f"layer {l + 1}")
-        i += 1
-    return work.cells(), i
+            progress(work.nc, order.size - k - 1, time.perf_counter() - t0, stage=f"layer {l + 1}")
+        k += 1
+    if held is not None:
+        return split_collapsed(work, held, sl.start + held, tol), k + 1
+    return work.cells(), k
+
+
+def _split_order(work: _Work) -> np.ndarray:
+    """The layer's neurons, those that may cut the fewest vertices first (the vertices of the
+    layer-start cells each one cuts): a split's cost follows the cells that exist when it
+    comes, so the splits that make the most of them go last. The cells are the same in any
+    order (10-D box, second layer: 0.74 -> 0.66 s)."""
+    load = np.bincount(work.vpar[:work.nv], minlength=work.R.shape[0]) @ work.R
+    return np.argsort(load, kind="stable")
 
 
 def _next_layer(net, cells: Cells, l: int, maps, ball, kernel="numpy"):
@@ -596,8 +638,12 @@ def run_batch(net, domain, cells: Cells, start: int, first: int, maps, unstable,
     (QPs solved, thin cells skipped)) of its regions meeting the domain."""
     oracle = Oracle()
     ball = domain.l2_ball
+    # a box or polytope above 2-D keeps only each final cell's pattern and vertex centroid
+    collapse = kernel == "numba" and ball is None and domain.dim > 2
     for l in range(start, len(net.hidden_widths)):
-        cells, _ = _split_layer(net, cells, l, maps, unstable, fixed, m_dom, tol, kernel, first if l == start else 0)
+        last = l + 1 == len(net.hidden_widths)
+        cells, _ = _split_layer(net, cells, l, maps, unstable, fixed, m_dom, tol, kernel, first if l == start else 0,
+                                collapse=collapse and last)
         cells, maps = _next_layer(net, cells, l, maps, ball, kernel)
         if cells.n == 0:
             break
