@@ -320,8 +320,7 @@ def pair_distance_bound(G, h, rows, c, Gi=None, hi=None):
     cos = Gi @ G.T
     foot = a[None, :] - ai * cos  # row j's value at the foot of c on hyperplane i
     sin2 = 1.0 - cos * cos
-    with np.errstate(divide="ignore", invalid="ignore"):
-        two = np.sqrt(np.maximum(ai * ai - 2.0 * cos * ai * a[None, :] + a[None, :] ** 2, 0.0) / sin2)
+    two = np.sqrt(np.maximum(ai * ai - 2.0 * cos * ai * a + a * a, 0.0) / np.maximum(sin2, 1e-300))
     bound = np.where((foot > 0) & (sin2 > 1e-12), two, np.abs(ai))
     return bound.max(axis=1)
 
@@ -362,7 +361,7 @@ def _ray_facets(G, h, x0, directions, normals=None):
     slack = h - G @ x0
     rows = np.arange(G.shape[0]) if normals is None else normals
     near = G[rows[np.argsort(slack[rows])[:MAX_NORMAL_RAYS]]] if rows.size > MAX_NORMAL_RAYS else G[rows]
-    U = np.vstack([near, directions]) if directions is not None else near
+    U = np.concatenate([near, directions]) if directions is not None else near
     rate = G @ U.T
     T = np.full(rate.shape, np.inf)
     np.divide(slack[:, None], rate, out=T, where=rate > 1e-12)
@@ -372,13 +371,10 @@ def _ray_facets(G, h, x0, directions, normals=None):
     T[first, cols] = np.inf
     t2 = T.min(axis=0)  # the second smallest
     ok = np.flatnonzero(np.isfinite(t1) & (t2 > t1 * (1 + 1e-7) + 1e-12))
-    out, seen = [], set()
-    for k in ok.tolist():
-        i = int(first[k])
-        if i not in seen:
-            seen.add(i)
-            out.append((i, x0 + t1[k] * U[k]))
-    return out
+    _, at = np.unique(first[ok], return_index=True)
+    at = np.sort(at)  # each row at its first such ray, in the order of the rays
+    k = ok[at]
+    return list(zip(first[k].tolist(), x0 + t1[k, None] * U[k]))
 
 
 @functools.lru_cache(maxsize=256)
