@@ -78,6 +78,36 @@ def test_conv_net_onnx_and_torch_agree_on_patterns_and_plane_counts(tmp_path):
     assert ra.verify().ok
 
 
+@pytest.mark.parametrize("layers", [
+    lambda: [nn.Conv2d(4, 6, 3, stride=2, padding=(1, 2), dilation=(2, 1), groups=2)],
+    lambda: [nn.ZeroPad2d((1, 0, 2, 1)), nn.Conv2d(4, 3, (2, 3), stride=(1, 2))],
+    lambda: [nn.ConstantPad2d(1, 0.5), nn.Conv2d(4, 3, 3, bias=False)],
+    lambda: [nn.Conv2d(4, 5, 3, padding=1), nn.BatchNorm2d(5), nn.AvgPool2d(3, stride=2, padding=1)],
+    lambda: [nn.Conv2d(4, 5, 3), nn.AvgPool2d(2, padding=1, count_include_pad=False)],
+    lambda: [nn.Conv2d(4, 5, 3), nn.AdaptiveAvgPool2d(1)],
+], ids=["stride-dilation-groups", "asymmetric-pad", "constant-pad", "batchnorm-avgpool-padded",
+        "avgpool-exclude-pad", "global-average"])
+def test_convolutions_pools_and_pads_become_the_same_maps_as_torch(layers):
+    """Convolutions, pools and pads are traced as sparse matrices built from their attributes:
+    the network computes what torch computes, to rounding, on every kind of window."""
+    torch.manual_seed(4)
+    body = nn.Sequential(*layers()).double()
+    body.train()
+    body(torch.randn(16, 4, 7, 9, dtype=torch.float64))  # batch norm statistics
+    body.eval()
+    with torch.no_grad():
+        width = body(torch.zeros(1, 4, 7, 9, dtype=torch.float64)).numel()
+    model = nn.Sequential(*body, nn.ReLU(), nn.Flatten(), nn.Linear(width, 3).double()).eval()
+    net = from_torch(model, input_shape=(4, 7, 9))
+    assert net.hidden_widths == [width]
+    X = np.random.default_rng(5).normal(size=(20, 4, 7, 9))
+    with torch.no_grad():
+        ref = model(torch.as_tensor(X)).numpy()
+        pre = body(torch.as_tensor(X)).reshape(20, -1).numpy()
+    np.testing.assert_allclose(net.forward(X.reshape(20, -1)), ref, rtol=0, atol=1e-12)
+    assert np.array_equal(net.pattern(X.reshape(20, -1)), pre > 0)
+
+
 def test_residual_block_is_carried_by_pass_through_units():
     class Block(nn.Module):
         def __init__(self):

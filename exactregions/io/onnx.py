@@ -4,7 +4,8 @@ Supported operators: Gemm, MatMul, Add, Sub, Mul (by a constant), Relu, LeakyRel
 Reshape, Conv (2-D), BatchNormalization (inference), AveragePool, MaxPool, GlobalAveragePool, Pad,
 Identity, Dropout, the residual Add/Sub of two branches, and the constant-only helpers torch's
 exporter emits for shapes (Constant, Shape, Gather, Unsqueeze, Squeeze, Concat, Cast).
-Convolutions and average pools become dense affine maps; BatchNorm is folded. MaxPool
+Convolutions, average pools and pads become sparse matrices while tracing (dense layers only in
+the final network); BatchNorm is folded. MaxPool
 becomes a tournament of ReLU comparisons whose regions are merged by argmax
 (:meth:`exactregions.io.trace.Tracer.maxpool`). Any other operator is refused with its name and node. The canonical network is
 checked against ONNX's reference evaluator on random inputs (to 1e-5).
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ModelError
-from .trace import Tracer
+from .trace import Tracer, conv_matrix, pad_matrix, pool_matrix
 
 CHECK_TOL = 1e-5
 
@@ -100,8 +101,6 @@ def _squeeze_batch(c, rank):
 
 
 def _convert(node, k, tr: Tracer, consts, last_use):
-    import torch.nn.functional as F
-
     op, ins, out = node.op_type, list(node.input), node.output[0]
     where = f"node '{node.name or out}' ({op})"
     at = _attrs(node)
@@ -119,7 +118,7 @@ def _convert(node, k, tr: Tracer, consts, last_use):
     elif op == "Flatten":
         if at.get("axis", 1) != 1:
             raise ModelError(f"{where}: only axis=1 is supported")
-        tr.affine(out, x, lambda X: X.reshape(X.shape[0], -1))
+        tr.reshape(out, x, (int(np.prod(shape)),))
     elif op == "Reshape":
         target = [int(v) for v in _const(consts, ins[1], node)]
         numel = int(np.prod(shape))
@@ -130,18 +129,25 @@ def _convert(node, k, tr: Tracer, consts, last_use):
             rest[rest.index(-1)] = numel // known
         if int(np.prod(rest)) != numel:
             raise ModelError(f"{where}: cannot reshape {shape} to {target}")
-        tr.affine(out, x, lambda X: X.reshape((X.shape[0],) + tuple(rest)))
+        tr.reshape(out, x, rest)
     elif op in ("Add", "Sub") and len(traced) == 2:
         tr.combine(out, ins[0], ins[1], 1.0 if op == "Add" else -1.0)
     elif op in ("Add", "Sub", "Mul"):
         other = ins[1] if ins[0] == x else ins[0]
         c = _squeeze_batch(_const(consts, other, node), len(shape))
-        if op == "Add":
-            tr.affine(out, x, lambda X: X + c)
+        if np.broadcast_shapes(c.shape, tuple(shape)) != tuple(shape):  # the constant widens the tensor
+            if op == "Add":
+                tr.affine(out, x, lambda X: X + c)
+            elif op == "Mul":
+                tr.affine(out, x, lambda X: X * c)
+            else:
+                tr.affine(out, x, (lambda X: X - c) if ins[0] == x else (lambda X: c - X))
+        elif op == "Add":
+            tr.elementwise(out, x, 1.0, c)
         elif op == "Mul":
-            tr.affine(out, x, lambda X: X * c)
+            tr.elementwise(out, x, c, 0.0)
         else:
-            tr.affine(out, x, (lambda X: X - c) if ins[0] == x else (lambda X: c - X))
+            tr.elementwise(out, x, 1.0, -c) if ins[0] == x else tr.elementwise(out, x, -1.0, c)
     elif op == "MatMul":
         if ins[0] == x:
             B = _const(consts, ins[1], node)
@@ -164,20 +170,16 @@ def _convert(node, k, tr: Tracer, consts, last_use):
             raise ModelError(f"{where}: only 2-D convolutions on (C, H, W) inputs are supported")
         if at.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
             raise ModelError(f"{where}: auto_pad is not supported: export with explicit pads")
-        pads = list(at.get("pads", [0, 0, 0, 0]))
-        import torch
-        Wt = torch.as_tensor(W)
-        bt = torch.as_tensor(b) if b is not None else None
-        tr.affine(out, x, _torch_fn(lambda X: F.conv2d(F.pad(X, (pads[1], pads[3], pads[0], pads[2])), Wt, bt,
-                                                       stride=tuple(at.get("strides", [1, 1])),
-                                                       dilation=tuple(at.get("dilations", [1, 1])),
-                                                       groups=int(at.get("group", 1)))))
+        K, out_shape = conv_matrix(tuple(shape), W, tuple(at.get("strides", [1, 1])), list(at.get("pads", [0, 0, 0, 0])),
+                                   tuple(at.get("dilations", [1, 1])), int(at.get("group", 1)))
+        bias = np.repeat(b if b is not None else np.zeros(W.shape[0]), out_shape[1] * out_shape[2])
+        tr.linear_map(out, x, K, bias, out_shape)
     elif op == "BatchNormalization":
         scale, bias, mean, var = (_const(consts, n, node) for n in ins[1:5])
         a = scale / np.sqrt(var + float(at.get("epsilon", 1e-5)))
         c = bias - a * mean
         extra = (1,) * (len(shape) - 1)
-        tr.affine(out, x, lambda X: X * a.reshape((-1,) + extra) + c.reshape((-1,) + extra))
+        tr.elementwise(out, x, a.reshape((-1,) + extra), c.reshape((-1,) + extra))
     elif op == "AveragePool":
         if at.get("ceil_mode", 0):
             raise ModelError(f"{where}: ceil_mode=1 is not supported")
@@ -185,11 +187,14 @@ def _convert(node, k, tr: Tracer, consts, last_use):
         pads = list(at.get("pads", [0, 0, 0, 0]))
         if pads[:2] != pads[2:]:
             raise ModelError(f"{where}: asymmetric pads are not supported")
-        tr.affine(out, x, _torch_fn(lambda X: F.avg_pool2d(X, ks, stride=tuple(at.get("strides", ks)),
-                                                           padding=tuple(pads[:2]),
-                                                           count_include_pad=bool(at.get("count_include_pad", 0)))))
+        if len(shape) != 3:
+            raise ModelError(f"{where}: only 2-D average pools on (C, H, W) inputs are supported")
+        K, out_shape = pool_matrix(tuple(shape), ks, tuple(at.get("strides", ks)), tuple(pads[:2]),
+                                   bool(at.get("count_include_pad", 0)))
+        tr.linear_map(out, x, K, 0.0, out_shape)
     elif op == "GlobalAveragePool":
-        tr.affine(out, x, lambda X: X.mean(axis=(2, 3), keepdims=True))
+        K, out_shape = pool_matrix(tuple(shape), tuple(shape[1:]), (1, 1))
+        tr.linear_map(out, x, K, 0.0, out_shape)
     elif op == "Pad":
         pads = [int(v) for v in (consts[ins[1]] if len(ins) > 1 and ins[1] else at.get("pads"))]
         value = float(consts[ins[2]]) if len(ins) > 2 and ins[2] else float(at.get("value", 0.0))
@@ -199,10 +204,16 @@ def _convert(node, k, tr: Tracer, consts, last_use):
         r = len(pads) // 2
         if any(pads[0:1] + pads[r:r + 1]):
             raise ModelError(f"{where}: padding the batch dimension is not supported")
-        torch_pad = []
-        for axis in reversed(range(1, r)):
-            torch_pad += [pads[axis], pads[r + axis]]
-        tr.affine(out, x, _torch_fn(lambda X: F.pad(X, tuple(torch_pad), value=value)))
+        if min(pads) < 0:  # negative pads crop
+            import torch.nn.functional as F
+
+            torch_pad = []
+            for axis in reversed(range(1, r)):
+                torch_pad += [pads[axis], pads[r + axis]]
+            tr.affine(out, x, _torch_fn(lambda X: F.pad(X, tuple(torch_pad), value=value)))
+        else:
+            K, out_shape, padded = pad_matrix(tuple(shape), pads[1:r], pads[r + 1:])
+            tr.linear_map(out, x, K, value * padded, out_shape)
     elif op == "MaxPool":
         if at.get("ceil_mode", 0) or any(v != 1 for v in at.get("dilations", [1, 1])) or len(shape) != 3:
             raise ModelError(f"{where}: only 2-D MaxPool on (C, H, W) inputs without ceil_mode or dilation "
@@ -247,6 +258,25 @@ def _fold(op, ins, at, consts, tr, where):
         return np.concatenate([np.atleast_1d(v) for v in vals], axis=int(at.get("axis", 0)))
     if op in ("Cast", "Identity"):
         return vals[0]
+    if op == "ConstantOfShape":  # (torch's exporter spells a pad's widths this way)
+        import onnx
+        value = onnx.numpy_helper.to_array(at["value"]).reshape(-1)[0] if "value" in at else 0.0
+        return np.full(tuple(int(v) for v in vals[0]), value)
+    if op == "Reshape":
+        target = [int(v) for v in vals[1]]
+        if not at.get("allowzero", 0):
+            target = [vals[0].shape[i] if v == 0 else v for i, v in enumerate(target)]
+        return np.reshape(vals[0], target)
+    if op == "Slice":
+        data, starts, ends = vals[0], vals[1], vals[2]
+        axes = vals[3] if len(vals) > 3 else range(len(starts))
+        steps = vals[4] if len(vals) > 4 else [1] * len(starts)
+        index = [slice(None)] * data.ndim
+        for a, b, e, st in zip(axes, starts, ends, steps):
+            index[int(a)] = slice(int(b), int(e), int(st))  # (out-of-range ends clamp, as in ONNX)
+        return data[tuple(index)]
+    if op == "Transpose":
+        return np.transpose(vals[0], at.get("perm"))
     if op in ("Add", "Sub", "Mul", "Div"):
         return {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op](vals[0], vals[1])
     raise ModelError(f"unsupported ONNX operator '{op}' at {where} (on constants)")

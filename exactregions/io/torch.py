@@ -35,6 +35,8 @@ class _NeedsGraph(Exception):
     """The module is not a plain Sequential of dense layers: go through ONNX."""
 
 
+#: layers on images: a module with one of them is traced through ONNX (:func:`_via_onnx`)
+_IMAGE_LAYERS = ("Conv2d", "BatchNorm2d", "AvgPool2d", "MaxPool2d", "ZeroPad2d", "ConstantPad2d", "AdaptiveAvgPool2d")
 _REFUSED = {"MaxPool1d": "1-D max pooling is not supported: use MaxPool2d, AvgPool or a strided Conv"}
 
 
@@ -132,7 +134,7 @@ def _from_sequential(module, check):
             M, v = None, None
         elif isinstance(m, (nn.Flatten, nn.Identity, nn.Dropout)):
             continue
-        elif isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.AvgPool2d)) or type(m).forward is not nn.Module.forward \
+        elif isinstance(m, tuple(getattr(nn, n) for n in _IMAGE_LAYERS)) or type(m).forward is not nn.Module.forward \
                 and not isinstance(m, (nn.Tanh, nn.Sigmoid, nn.GELU, nn.Softmax, nn.ELU, nn.SiLU)) \
                 and type(m).__module__.split(".")[0] != "torch":
             raise _NeedsGraph
