@@ -118,3 +118,23 @@ def test_a_convolutional_module_needs_its_input_shape():
         count_regions(model, Ball(np.zeros(36), 0.5))
     res = count_regions(model, Ball(np.zeros(36), 0.5), input_shape=(1, 6, 6))
     assert res.complete and res.activation_regions >= 1
+
+
+def test_a_network_copies_what_can_change_and_shares_what_cannot():
+    """A network owns its layers: a caller's writable array is copied (changing it later leaves
+    the network as it was), while another network's read-only layers are shared (a plane slice
+    of a conv net keeps the original's later layers instead of copying gigabytes)."""
+    from exactregions import Network
+
+    w0, w1 = np.array([[1.0, 2.0], [3.0, -1.0]]), np.array([[1.0, 1.0]])
+    net = Network([w0, w1], [np.zeros(2), np.zeros(1)])
+    w0[0, 0] = 99.0
+    assert net.weights[0][0, 0] == 1.0 and not net.weights[0].flags.writeable
+    sliced = net.compose_affine(np.array([[1.0], [0.5]]), np.zeros(2))
+    assert sliced.weights[1] is net.weights[1]
+    view = np.ones((1, 2))
+    frozen = view[:]  # read-only view of a writable array: still copied
+    frozen.setflags(write=False)
+    other = Network([w0, frozen], [np.zeros(2), np.zeros(1)])
+    view[0, 0] = 7.0
+    assert other.weights[1][0, 0] == 1.0
