@@ -39,7 +39,7 @@ import numpy as np
 
 from .domains import Ball, Domain
 from .engines import count_regions
-from .network import as_network
+from .network import as_network, dense
 from .reduction import reduce_dimension
 
 __all__ = ["OutputRange", "Lipschitz", "Robustness", "DecisionRegions", "output_range", "lipschitz", "robust",
@@ -347,7 +347,7 @@ def lipschitz(net, domain, *, norm=2, output: int | None = None, classes=None, i
     w_last = row(net.weights[-1])
     bound = float(np.linalg.norm(w_last, ord=q))
     for W in net.weights[:-1]:
-        bound *= float(np.linalg.norm(W, ord=norm if norm != 2 else 2))
+        bound *= float(np.linalg.norm(dense(W), ord=norm if norm != 2 else 2))
     return Lipschitz(float(vals[best]), res.regions[best].point.tolist(), best, bound, _norm_name(norm),
                      res.complete, res.activation_regions, time.perf_counter() - t0)
 

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .network import activate
+from .network import activate, is_sparse
 
 __all__ = ["preactivation_bounds", "stability"]
 
 
 def _dot_inf(W, v):
-    """``W @ v`` where ``v`` may hold infinities and ``0 * inf`` counts as 0."""
+    """``W @ v`` where ``v`` may hold infinities and ``0 * inf`` counts as 0 (``W`` dense or
+    sparse: a sparse layer holds no zeros)."""
     if np.all(np.isfinite(v)):  # the usual case: one matrix product (a 1024x4608 conv layer: 1.2 s -> 0.01 s)
         return W @ v
+    if is_sparse(W):
+        C = W.tocoo()
+        return np.bincount(C.row, weights=C.data * v[C.col], minlength=W.shape[0])
     with np.errstate(invalid="ignore"):
         terms = W * v[None, :]
     return np.where(W == 0, 0.0, terms).sum(axis=1)
@@ -41,7 +45,7 @@ def preactivation_bounds(net, domain, first_layer=None):
         else:  # the previous layer's activation (its own slope and pass-through units)
             s, lin = net.slopes[k - 1], net.linear[k - 1]
             hl, hu = activate(los[-1], s, lin), activate(his[-1], s, lin)
-            Wp, Wn = np.maximum(W, 0), np.minimum(W, 0)
+            Wp, Wn = (W.maximum(0), W.minimum(0)) if is_sparse(W) else (np.maximum(W, 0), np.minimum(W, 0))
             lo = _dot_inf(Wp, hl) + _dot_inf(Wn, hu) + b
             hi = _dot_inf(Wp, hu) + _dot_inf(Wn, hl) + b
         los.append(np.asarray(lo, dtype=np.float64))

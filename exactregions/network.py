@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Network", "NetworkError", "random_network", "activate", "as_network", "as_array"]
+__all__ = ["Network", "NetworkError", "random_network", "activate", "as_network", "as_array", "dense", "times_t",
+           "absolute"]
 
 #: ``(accepts, convert)`` pairs that :func:`as_network` tries in turn; :mod:`exactregions.io`
 #: registers model files and torch modules here when the package is imported (so this module
@@ -53,6 +54,47 @@ def activate(z, slope, linear=False):
         return np.where((z > 0) | linear, z, slope * z)
 
 
+def is_sparse(w) -> bool:
+    """A scipy sparse matrix (hidden layers of convolutional nets: :class:`Network`)."""
+    return hasattr(w, "tocsr") and hasattr(w, "nnz")
+
+
+def dense(w) -> np.ndarray:
+    """A layer as a dense array (a sparse one converted: for the rare whole-matrix uses)."""
+    return w.toarray() if is_sparse(w) else w
+
+
+def times_t(h, w) -> np.ndarray:
+    """``h @ w.T`` for points ``h`` (n, in) and a dense or sparse layer ``w`` (out, in)."""
+    return h @ w.T if isinstance(w, np.ndarray) else (w @ h.T).T
+
+
+def absolute(w):
+    """``|w|`` entry by entry, dense or sparse."""
+    return np.abs(w) if isinstance(w, np.ndarray) else abs(w)
+
+
+def batched(w, P) -> np.ndarray:
+    """``w @ P[k]`` for every ``k`` of a stack ``P`` (k, in, d): one product, dense or sparse."""
+    if isinstance(w, np.ndarray):
+        return np.matmul(w, P)
+    k, n, d = P.shape
+    return (w @ P.transpose(1, 0, 2).reshape(n, k * d)).reshape(w.shape[0], k, d).transpose(1, 0, 2)
+
+
+def _sparse_layer(w):
+    """A hidden layer given as a scipy sparse matrix, kept sparse: CSR, float64, its own copy, in
+    canonical form (sorted, no duplicates, no stored zeros), which scipy then never rewrites in
+    place (its arrays are made read-only)."""
+    import scipy.sparse as sp
+
+    w = sp.csr_array(w, dtype=np.float64, copy=True)
+    w.sum_duplicates()
+    w.eliminate_zeros()
+    w.sort_indices()
+    return w
+
+
 def _frozen(a) -> np.ndarray:
     """``a`` as a float64 array of the network's own: a copy, except for an array that nothing
     can write to any more (read-only down to its base, e.g. another network's layer), which is
@@ -77,7 +119,10 @@ class Network:
 
     Parameters
     ----------
-    weights : list of arrays, ``weights[i]`` of shape (out_i, in_i).
+    weights : list of arrays, ``weights[i]`` of shape (out_i, in_i). A hidden layer after the
+        first may be a scipy sparse matrix and is then kept sparse (a convolution's layer: the
+        second layer of a CIFAR-sized net is 1 GB dense, 10 MB sparse); the first layer and the
+        output layer are always dense. Every engine takes both; :func:`dense` converts one.
     biases : list of arrays, ``biases[i]`` of shape (out_i,).
     slopes : negative-side slope of each hidden layer's activation (0 = ReLU,
         ``alpha`` = LeakyReLU(alpha)); one per hidden layer, default all 0.
@@ -96,7 +141,9 @@ class Network:
     pool_tree: np.ndarray = field(default=None)
 
     def __init__(self, weights, biases, slopes=None, linear=None, pool_tree=None):
-        ws = [_frozen(w) for w in weights]
+        ws = list(weights)
+        ws = [_sparse_layer(w) if is_sparse(w) and 0 < i < len(ws) - 1 else _frozen(dense(w) if is_sparse(w) else w)
+              for i, w in enumerate(ws)]
         bs = [_frozen(b).reshape(-1) for b in biases]
         if len(ws) == 0 or len(ws) != len(bs):
             raise NetworkError(
@@ -110,7 +157,7 @@ class Network:
             if i > 0 and w.shape[1] != ws[i - 1].shape[0]:
                 raise NetworkError(
                     f"layer {i}: weight takes {w.shape[1]} inputs but layer {i - 1} has {ws[i - 1].shape[0]} outputs")
-            if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+            if not (np.all(np.isfinite(w.data if is_sparse(w) else w)) and np.all(np.isfinite(b))):
                 raise NetworkError(f"layer {i}: weights or biases contain NaN or infinite values")
         n_hidden = len(ws) - 1
         if slopes is None:
@@ -132,7 +179,7 @@ class Network:
             m.setflags(write=False)
         object.__setattr__(self, "linear", tuple(linear))
         for w in ws:
-            w.setflags(write=False)
+            (w.data if is_sparse(w) else w).setflags(write=False)
         for b in bs:
             b.setflags(write=False)
         object.__setattr__(self, "weights", tuple(ws))
@@ -247,7 +294,7 @@ class Network:
         h = np.atleast_2d(as_array(x))
         zs = []
         for w, b, s, lin in zip(self.weights[:-1], self.biases[:-1], self.slopes, self.linear):
-            z = h @ w.T + b
+            z = times_t(h, w) + b
             zs.append(z)
             h = activate(z, s, lin)
         return zs
@@ -257,7 +304,7 @@ class Network:
         x = as_array(x)
         h = np.atleast_2d(x)
         for w, b, s, lin in zip(self.weights[:-1], self.biases[:-1], self.slopes, self.linear):
-            z = h @ w.T + b
+            z = times_t(h, w) + b
             h = activate(z, s, lin)
         out = h @ self.weights[-1].T + self.biases[-1]
         return out[0] if x.ndim == 1 else out
@@ -324,13 +371,13 @@ class Network:
         H = len(self.hidden_widths)
         for l, (sl, w, b, s, lin) in enumerate(zip(self.layer_slices(), self.weights[:-1], self.biases[:-1],
                                                    self.slopes, self.linear)):
-            z = q @ w.T + b
-            dz = dq @ w.T
+            z = times_t(q, w) + b
+            dz = times_t(dq, w)
             # the layer's rows, per point (one batched BLAS product; einsum was 6x slower here)
             if P is None:  # the first layer's rows are the same at every point
                 A, norms = w, np.sqrt(np.einsum("id,id->i", w, w))
             else:
-                A = np.matmul(w, P)
+                A = batched(w, P)
                 norms = np.sqrt(np.einsum("kid,kid->ki", A, A))
             on = np.abs(z) <= tol * np.maximum(norms, 1e-300)
             bits = np.where(on, dz > 0, z > 0) | lin
@@ -355,8 +402,8 @@ class Network:
         h = X
         best = np.full(k, np.inf)
         for w, b, s, lin in zip(self.weights[:-1], self.biases[:-1], self.slopes, self.linear):
-            z = h @ w.T + b
-            A = np.broadcast_to(w, (k,) + w.shape) if P is None else np.matmul(w, P)
+            z = times_t(h, w) + b
+            A = np.broadcast_to(w, (k,) + w.shape) if P is None else batched(w, P)
             norm = np.linalg.norm(A, axis=2)
             with np.errstate(divide="ignore", invalid="ignore"):
                 dist = np.where((norm > zero_row) & ~lin, np.abs(z) / norm, np.inf)

@@ -215,3 +215,70 @@ def test_cli_segment_plane_and_bad_onnx(tmp_path, capsys):
         assert main(["count", str(path), "--box", "-1", "1"]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and words in err
+
+
+def _sparse_twin():
+    """A 3-D net with two thinned hidden layers, dense and with those layers as scipy sparse."""
+    import scipy.sparse as sp
+
+    from exactregions import Network
+
+    rng = np.random.default_rng(7)
+    base = random_net(3, [12, 10, 8], seed=7, out=3)
+    Ws = [w.copy() for w in base.weights]
+    for k in (1, 2):
+        Ws[k][rng.random(Ws[k].shape) < 0.5] = 0.0
+    dense_net = Network(Ws, base.biases)
+    sparse_net = Network([Ws[0], sp.csr_array(Ws[1]), sp.coo_matrix(Ws[2]), Ws[3]], base.biases)
+    return dense_net, sparse_net
+
+
+def test_sparse_hidden_layers_evaluate_bound_and_count_like_their_dense_twin(tmp_path):
+    """Convolutional layers stay sparse in the network: every engine, the bounds, the analyses
+    and the file format give what the same layers give dense."""
+    from exactregions.analysis import lipschitz
+    from exactregions.bounds.local import local_bound
+    from exactregions.io import save_npz
+    from exactregions.engines.parallel import fingerprint_of
+    from exactregions.intervals import preactivation_bounds
+
+    a, b = _sparse_twin()
+    assert [type(w).__name__ for w in b.weights] == ["ndarray", "csr_array", "csr_array", "ndarray"]
+    X = np.random.default_rng(8).uniform(-1, 1, size=(300, 3))
+    np.testing.assert_allclose(b.forward(X), a.forward(X), rtol=0, atol=1e-12)
+    assert np.array_equal(b.pattern(X), a.pattern(X))
+    np.testing.assert_allclose(b.boundary_distance(X), a.boundary_distance(X), rtol=0, atol=1e-12)
+    for x, y in zip(preactivation_bounds(b, Box(-1, 1, dim=3)), preactivation_bounds(a, Box(-1, 1, dim=3))):
+        np.testing.assert_allclose(np.concatenate(x), np.concatenate(y), rtol=1e-12, atol=1e-12)
+    ball = Ball([0.1, -0.2, 0.3], 0.8)
+    for dom, engine in ((Box(-1, 1, dim=3), "subdivision"), (ball, "bfs"), (ball, "subdivision"),
+                        (Plane([0, 0, 0], [1, 0, 0.5], [0, 1, -0.5], radius=1.0), "planar"),
+                        (Segment([-1, -1, -1], [1, 1, 1]), "bfs")):
+        ra, rb = count_regions(a, dom, engine=engine), count_regions(b, dom, engine=engine)
+        assert ra.activation_regions == rb.activation_regions > 3
+        assert {r.pattern.tobytes() for r in ra.regions} == {r.pattern.tobytes() for r in rb.regions}
+    assert local_bound(b, ball).value == local_bound(a, ball).value
+    la, lb = lipschitz(a, ball), lipschitz(b, ball)
+    assert lb.lipschitz == pytest.approx(la.lipschitz, rel=1e-12)
+    assert lb.global_upper_bound == pytest.approx(la.global_upper_bound, rel=1e-12)
+    save_npz(b, tmp_path / "b.npz")
+    back = load_model(tmp_path / "b.npz")
+    assert all(np.array_equal(u, v) for u, v in zip(back.weights, a.weights))
+    assert fingerprint_of(b, ball) == fingerprint_of(b, ball) != fingerprint_of(a, ball)
+
+
+def test_a_conv_nets_large_sparse_layers_stay_sparse(monkeypatch):
+    """The importer keeps a large, mostly zero layer sparse (here: every hidden layer after the
+    first, by lowering the size threshold): the same network as the dense import."""
+    import exactregions.io.trace as trace
+
+    conv = _conv_net()
+    dense_net = from_torch(conv, input_shape=(1, 8, 8))
+    monkeypatch.setattr(trace, "SPARSE_ENTRIES", 0)
+    monkeypatch.setattr(trace, "SPARSE_DENSITY", 1.0)
+    sparse_net = from_torch(conv, input_shape=(1, 8, 8))
+    assert type(sparse_net.weights[1]).__name__ == "csr_array"
+    X = np.random.default_rng(9).normal(size=(100, 64))
+    assert np.array_equal(sparse_net.pattern(X), dense_net.pattern(X))
+    plane = Plane(*np.random.default_rng(3).normal(size=(3, 64)), radius=0.5)
+    assert count_regions(sparse_net, plane).activation_regions == count_regions(dense_net, plane).activation_regions

@@ -26,7 +26,7 @@ from math import comb
 
 import numpy as np
 
-from ..network import as_network
+from ..network import as_network, dense
 from .arrangements import phi
 
 __all__ = ["Bound", "LayerCounts", "dimension_dp", "montufar2014", "raghu2017", "montufar2017",
@@ -165,7 +165,8 @@ def serra2018_rank(net) -> Bound:
     if not hasattr(net, "weights"):
         return Bound("serra2018_rank", None, [], "needs weights: not available for an architecture")
     n0, layers, leaky = architecture_of(net)
-    ranks = [int(np.linalg.matrix_rank(W[~lin])) if (~lin).any() else 0 for W, lin in zip(net.weights[:-1], net.linear)]
+    ranks = [int(np.linalg.matrix_rank(dense(W)[~lin])) if (~lin).any() else 0
+             for W, lin in zip(net.weights[:-1], net.linear)]
     layers = [LayerCounts(L.width, L.inactive, L.m, r, leaky) for L, r in zip(layers, ranks)]
     value, lines = dimension_dp(layers, {n0: 1})
     return Bound("serra2018_rank", value, [f"ranks of W_l: {ranks}"] + lines)

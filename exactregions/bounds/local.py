@@ -33,7 +33,7 @@ import numpy as np
 
 from ..domains import Ball, Whole
 from ..intervals import preactivation_bounds
-from ..network import Network, activate, as_array, as_network
+from ..network import Network, activate, as_array, as_network, dense
 from ..oracle import Oracle, PolytopeLP
 from .arrangements import phi, restricted_count_ball
 from .global_bounds import Bound, LayerCounts, dimension_dp, serra2018
@@ -84,6 +84,7 @@ def radius_stability(net: Network, domain):
     h, rho = np.asarray(ball[0], float), float(ball[1])
     out, lines = [], [f"enclosing L2 ball radius rho_0 = {rho:.6g}"]
     for l, (W, b, s, lin) in enumerate(zip(net.weights[:-1], net.biases[:-1], net.slopes, net.linear), start=1):
+        W = dense(W)
         z = W @ h + b
         reach = rho * np.linalg.norm(W, axis=1)
         unstable = (reach > 0) & (np.abs(z) < reach * (1 + STABLE_MARGIN)) & ~lin
@@ -145,7 +146,7 @@ def _lp_layer_bounds(net, l, DA, Db, los, his, d, oracle):
     col_lo, col_hi = np.full(nv, -np.inf), np.full(nv, np.inf)
     prev = slice(0, d)
     for k in range(l):
-        W, b, s, lin = net.weights[k], net.biases[k], net.slopes[k], net.linear[k]
+        W, b, s, lin = dense(net.weights[k]), net.biases[k], net.slopes[k], net.linear[k]
         zs = slice(offs[1 + 2 * k], offs[2 + 2 * k])
         hs = slice(offs[2 + 2 * k], offs[3 + 2 * k])
         col_lo[zs], col_hi[zs] = los[k], his[k]
@@ -171,7 +172,7 @@ def _lp_layer_bounds(net, l, DA, Db, los, his, d, oracle):
                 r = row(); r[hi_], r[zi] = 1.0, -slope
                 rows.append(r), rlo.append(-np.inf), rhi.append(s * lo - slope * lo)
         prev = hs
-    W, b = net.weights[l], net.biases[l]
+    W, b = dense(net.weights[l]), net.biases[l]
     objectives = np.zeros((W.shape[0], nv))
     objectives[:, prev] = W
     mins, maxs = oracle.ranges(objectives, np.array(rows), np.array(rlo), np.array(rhi), col_lo, col_hi)
@@ -201,7 +202,7 @@ def _first_layer_regions(net, domain, unstable1):
 def _dp_bound(net, domain, stab, t1=False, t2=False):
     """The stable-neuron DP (optionally with T1, T2) on per-layer (inactive, unstable) masks."""
     leaky = any(s != 0 for s in net.slopes)
-    layers = _layer_counts(stab, net.weights[:-1], leaky, rank_cap=t2)
+    layers = _layer_counts(stab, [dense(W) for W in net.weights[:-1]], leaky, rank_cap=t2)
     start, lines = {net.input_dim: 1}, []
     if t1 and layers:
         N1, how = _first_layer_regions(net, domain, stab[0][1])
@@ -266,6 +267,7 @@ def critical_radius(net: Network, center) -> float:
     h = as_array(center)
     lip, best = 1.0, np.inf
     for W, b, s, lin in zip(net.weights[:-1], net.biases[:-1], net.slopes, net.linear):
+        W = dense(W)
         z = W @ h + b
         den = np.linalg.norm(W, axis=1) * lip
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -334,7 +336,7 @@ def hybrid_bound(net: Network, domain, k: int | None = None, max_regions: int = 
         pad = 1e-7 * (1 + np.where(np.isfinite(lo), np.abs(lo), 0) + np.where(np.isfinite(hi), np.abs(hi), 0))
         los, his = preactivation_bounds(rest, None, first_layer=(lo - pad, hi + pad))
         stab = [_classify(a, b, lin) for a, b, lin in zip(los, his, rest.linear)]
-        layers = _layer_counts(stab, rest.weights[:-1], leaky, rank_cap=True)
+        layers = _layer_counts(stab, [dense(W) for W in rest.weights[:-1]], leaky, rank_cap=True)
         rank = int(np.linalg.matrix_rank(P)) if P.size else 0
         value = dimension_dp(layers, {rank: 1})[0]
         if len(layers) == 1:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..network import is_sparse
 __all__ = ["run_plan", "run_pieces", "split_domain", "fingerprint", "fingerprint_of"]
 
 _WORKER = None  # (plan, regions wanted) of a worker process (inherited by fork, or set by _init_worker)
@@ -54,7 +55,8 @@ def fingerprint_of(net, domain, *extra) -> str:
     """Identifies a network, a domain and whatever else a resumable run depends on."""
     h = hashlib.sha256()
     for w, b in zip(net.weights, net.biases):
-        h.update(np.ascontiguousarray(w).tobytes())
+        for part in (w.data, w.indices, w.indptr) if is_sparse(w) else (w,):
+            h.update(np.ascontiguousarray(part).tobytes())
         h.update(np.ascontiguousarray(b).tobytes())
     h.update(json.dumps([domain.to_dict(), list(net.slopes), [m.tolist() for m in net.linear], list(extra)],
                         sort_keys=True).encode())

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..domains import Ball
 from ..intervals import preactivation_bounds, stability
+from ..network import absolute, dense, is_sparse
 from ..polygons import clip_halfplane
 from ..result import Region, RegionCount
 from .region import Tolerances
@@ -111,20 +112,29 @@ def _setup(net, domain, poly):
     rowoff = np.r_[0, 0, np.cumsum([m.shape[0] for m in maps])[:-1]].astype(np.int64)
     CTs = []
     for l in range(H):  # chain of each kept unit of layer l through the later layers' reference gates
-        B = net.weights[l + 1][:, kept[l]]
+        B = net.weights[l + 1][:, kept[l]]  # (sparse while the layers are convolutions)
         blocks = [B[kept[l + 1]] if l + 1 < H else B]
         for k in range(l + 2, H + 1):
-            B = net.weights[k] @ (gref[hoff[k - 1]:hoff[k], None] * B)
+            B = _chain_step(net.weights[k], gref[hoff[k - 1]:hoff[k]], B)
             blocks.append(B[kept[k]] if k < H else B)
-        CTs.append(np.ascontiguousarray(np.vstack(blocks).T))
+        CTs.append(np.ascontiguousarray(np.vstack([dense(b) for b in blocks]).T))
     # the rounding floor of each unit: NOISE times the sum of the absolute terms any of its
     # coefficients can be built from (|W| times the previous layer's bound, gates at most 1)
     mag = [np.abs(M0).sum(axis=1)]
     for l in range(1, H):
-        mag.append(np.abs(net.weights[l]) @ mag[-1] + np.abs(net.biases[l]))
+        mag.append(absolute(net.weights[l]) @ mag[-1] + np.abs(net.biases[l]))
     unoise = NOISE * np.concatenate([m[k] for m, k in zip(mag, kept)])
     return (np.ascontiguousarray(M0[kept[0]]), slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff,
             unoise)  # fixed: True on pass-through units
+
+
+def _chain_step(W, g, B):
+    """``W @ (g[:, None] * B)`` for dense or sparse ``W`` and ``B``: sparse as long as both are
+    (a chain through convolutions stays local), dense from the first dense factor on."""
+    if is_sparse(B):
+        B = B.multiply(g[:, None]).tocsr()
+        return (W @ B).tocsr() if is_sparse(W) else (B.T @ W.T).T
+    return W @ (g[:, None] * B)
 
 
 class Decision:

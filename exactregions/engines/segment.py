@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from ..network import times_t
 from ..result import Region, RegionCount
 from .verify import verify_count
 
@@ -34,7 +35,7 @@ def count_segment(net, segment, tol=None, keep_regions: bool = True) -> RegionCo
     P, Q = (segment.q - segment.p)[None, :], segment.p[None, :]  # h(t) = P t + Q per interval
     bits_by_layer = []
     for W, b, s, lin in zip(net.weights[:-1], net.biases[:-1], net.slopes, net.linear):
-        a, c = P @ W.T, Q @ W.T + b
+        a, c = times_t(P, W), times_t(Q, W) + b
         with np.errstate(divide="ignore", invalid="ignore"):
             roots = np.where((a != 0) & ~lin, -c / a, np.nan)
         inside = (roots > lo[:, None] + eps) & (roots < hi[:, None] - eps)

@@ -36,6 +36,7 @@ import numpy as np
 
 from ..domains import Ball, Box, Polytope
 from ..intervals import preactivation_bounds, stability
+from ..network import times_t
 from ..oracle import Oracle
 from ..combinatorics import phi
 from .region import Tolerances, _vertices, neuron_rows, step_inside
@@ -618,7 +619,7 @@ def _next_layer(net, cells: Cells, l: int, maps, ball, kernel="numpy"):
     cells.parent = np.arange(cells.n)
     M = (g[:, :, None] * Ap).transpose(1, 0, 2).reshape(W.shape[1], -1)  # one GEMM for all cells
     A_next = (W @ M).reshape(W.shape[0], cells.n, A.shape[2]).transpose(1, 0, 2)
-    return cells, (A_next, (g * cp) @ W.T + b)
+    return cells, (A_next, times_t(g * cp, W) + b)
 
 
 def _with_maps(cells: Cells, maps, size: int):

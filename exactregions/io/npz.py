@@ -16,7 +16,7 @@ import zipfile
 
 import numpy as np
 
-from ..network import Network, NetworkError
+from ..network import Network, NetworkError, dense
 from .errors import ModelError
 
 
@@ -52,7 +52,7 @@ def save_npz(net: Network, path) -> None:
     """Write ``net`` atomically (a temporary file renamed into place)."""
     arrays = {}
     for i, (w, b) in enumerate(zip(net.weights, net.biases)):
-        arrays[f"W{i}"], arrays[f"b{i}"] = w, b
+        arrays[f"W{i}"], arrays[f"b{i}"] = dense(w), b  # (the format holds dense layers)
     if net.slopes and any(s != 0 for s in net.slopes):
         if len(set(net.slopes)) != 1:
             raise ModelError("the .npz format holds one leaky slope for all layers")

@@ -30,6 +30,10 @@ from .errors import ModelError
 
 #: entries of a dense block when a generic operation runs on the columns of a sparse ``A``
 BLOCK_ENTRIES = 1 << 22
+#: a hidden layer after the first stays sparse in the network when it has at least this many
+#: entries and at most :data:`SPARSE_DENSITY` of them are non-zero (a convolution's layer)
+SPARSE_ENTRIES = 1 << 20
+SPARSE_DENSITY = 0.1
 
 
 class Tracer:
@@ -197,12 +201,18 @@ class Tracer:
     def network(self, output: str) -> Network:
         A, a, _ = self.tensors[output]
         try:
-            # made dense one layer at a time as the network copies them (a CIFAR-sized net's
-            # second layer alone is 1 GB dense)
-            return Network((_dense(W) for W in self.Ws + [A]), self.bs + [a], slopes=self.slopes,
-                           linear=self.linear, pool_tree=self.pool_tree())
+            # large sparse hidden layers stay sparse; the others are made dense one at a time as
+            # the network takes them (a CIFAR-sized net's second layer alone is 1 GB dense)
+            Ws = self.Ws + [A]
+            return Network((W if 0 < i < len(Ws) - 1 and _stays_sparse(W) else _dense(W) for i, W in enumerate(Ws)),
+                           self.bs + [a], slopes=self.slopes, linear=self.linear, pool_tree=self.pool_tree())
         except NetworkError as e:
             raise ModelError(str(e)) from None
+
+
+def _stays_sparse(W) -> bool:
+    size = W.shape[0] * W.shape[1]
+    return sp.issparse(W) and size >= SPARSE_ENTRIES and W.nnz <= SPARSE_DENSITY * size
 
 
 def _dense(M) -> np.ndarray:
