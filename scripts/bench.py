@@ -114,6 +114,10 @@ WORKLOADS.update({
                                             {"decision": True}),
     "auto-lenet-maxpool-plane-disc-r0.5": ("lenet-max_digits.onnx", None, _lenet_plane("lenet-max", radius=0.5),
                                            "auto", 1, False),
+    # a CIFAR-sized net (3x32x32, three conv layers, 26,688 units: scripts/train_lenet.py cifar)
+    "auto-cifar-plane-disc-r0.5": ("cifar_digits.onnx", None, _lenet_plane("cifar", radius=0.5), "auto", 1, False),
+    "auto-cifar-plane-disc-r1.0": ("cifar_digits.onnx", None, _lenet_plane("cifar", radius=1.0), "auto", 1, False),
+    "auto-cifar-plane-disc-r2.0": ("cifar_digits.onnx", None, _lenet_plane("cifar", radius=2.0), "auto", 1, False),
 })
 QUICK = ["bfs-2d-32x32x32-box", "sub-2d-32x32x32-box", "sub-4d-16x16-box"]
 

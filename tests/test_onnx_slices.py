@@ -282,3 +282,18 @@ def test_a_conv_nets_large_sparse_layers_stay_sparse(monkeypatch):
     assert np.array_equal(sparse_net.pattern(X), dense_net.pattern(X))
     plane = Plane(*np.random.default_rng(3).normal(size=(3, 64)), radius=0.5)
     assert count_regions(sparse_net, plane).activation_regions == count_regions(dense_net, plane).activation_regions
+
+
+def test_sparse_and_dense_chains_walk_the_same_regions(monkeypatch):
+    """The planar walk keeps a layer's chains sparse when few of their entries are non-zero (a
+    convolution's): the same regions, pattern for pattern, as with every chain dense."""
+    import exactregions.engines.planar as planar
+
+    net = from_torch(_conv_net(), input_shape=(1, 8, 8))
+    plane = Plane(*np.random.default_rng(3).normal(size=(3, 64)), radius=1.5)
+    found = {}
+    for share in (0.0, 1.0):  # every layer dense, every layer sparse
+        monkeypatch.setattr(planar, "SPARSE_CHAINS", share)
+        res = count_regions(net, plane, engine="planar")
+        found[share] = {r.pattern.tobytes() for r in res.regions}
+    assert len(found[1.0]) > 50 and found[0.0] == found[1.0]

@@ -148,6 +148,18 @@ def _apply4(slot, CT, row0, pj, px):
             s[r] += (c0[r] * x0 + c1[r] * x1) + (c2[r] * x2 + c3[r] * x3)
 
 
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _apply_sparse(slot, val, idx, p0, p1, row0, x0, x1, x2):
+    """``slot[row0 + idx[p]] += val[p] * (x0, x1, x2)`` for the entries ``p0 <= p < p1`` of one
+    unit's sparse chain (the later rows its change reaches: a convolution's few neighbours)."""
+    for p in range(p0, p1):
+        r = row0 + idx[p]
+        v = val[p]
+        slot[0, r] += v * x0
+        slot[1, r] += v * x1
+        slot[2, r] += v * x2
+
+
 @njit(cache=True, nogil=True)
 def _area(P, k):
     a = 0.0
@@ -322,13 +334,14 @@ def _decision(P, k, slot, orow, n_out, has_disc, cx, cy, r, segs, nseg, pairs, a
 
 
 @njit(cache=True)
-def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff, unoise, tol, min_inradius,
-         want_bits, want_poly, want_decision, n_out, max_leaves):
+def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, sp_val, sp_idx, sp_ptr, fixed, gref, gneg, ug, uoff, unoise,
+         tol, min_inradius, want_bits, want_poly, want_decision, n_out, max_leaves):
     """The whole walk; see the module docstring. Returns the leaves' points, packed patterns,
     polygons (vertex rows and offsets), decision data and a stop flag. The chains of layer l
     are ``ct[ctoff[l]:ctoff[l + 1]]``, row-major with one row per walked unit of the layer (one
     flat array, not a numba typed list, whose methods numba compiled again in every process:
-    about 1 s)."""
+    about 1 s), or, for a layer whose section there is empty, sparse: walked unit ``u``'s
+    entries are ``sp_val[p]`` at later row ``sp_idx[p]`` for ``sp_ptr[u] <= p < sp_ptr[u + 1]``."""
     H = uoff.shape[0] - 1  # hidden layers; unit j of layer l is pattern bit ug[uoff[l] + j]
     N = fixed.shape[0]
     T = slot0.shape[1]
@@ -441,7 +454,10 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff,
                 continue
             bits[g] = pos
             dg = (1.0 if pos else gneg[g]) - gref[g]
-            if dg != 0.0 and ncol > 0:  # later layers' rows only: this loop does not read them
+            u = uoff[l] + j
+            if dg != 0.0 and sp_ptr[u + 1] > sp_ptr[u]:  # a sparse chain: its few rows now
+                _apply_sparse(S, sp_val, sp_idx, sp_ptr[u], sp_ptr[u + 1], row1, dg * a0, dg * a1, dg * c)
+            elif dg != 0.0 and ncol > 0:  # later layers' rows only: this loop does not read them
                 pj[npend] = j
                 px[npend, 0], px[npend, 1], px[npend, 2] = dg * a0, dg * a1, dg * c
                 npend += 1
@@ -483,7 +499,15 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, fixed, gref, gneg, ug, uoff,
                     slots[sn, 0, rr], slots[sn, 1, rr], slots[sn, 2, rr] = S[0, rr], S[1, rr], S[2, rr]
             dpos = 1.0 - gref[g]
             dneg = gneg[g] - gref[g]
-            if ncol > 0:
+            u = uoff[l] + split_j
+            if sp_ptr[u + 1] > sp_ptr[u]:
+                if dpos != 0.0:
+                    _apply_sparse(slots[sl], sp_val, sp_idx, sp_ptr[u], sp_ptr[u + 1], row1, dpos * sa0, dpos * sa1,
+                                  dpos * sc)
+                if dneg != 0.0:
+                    _apply_sparse(slots[sn], sp_val, sp_idx, sp_ptr[u], sp_ptr[u + 1], row1, dneg * sa0, dneg * sa1,
+                                  dneg * sc)
+            elif ncol > 0:
                 if dpos != 0.0:
                     _apply(slots[sl], CT, row1, split_j, sa0, sa1, sc, dpos)
                 if dneg != 0.0:
