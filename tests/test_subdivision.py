@@ -58,14 +58,20 @@ def _cell_complex(net, domain, kernel):
     return out
 
 
+def _kernel_case(seed, d, widths, slope):
+    """A seeded net with the given hidden widths, and a box (odd seeds) or a box cut by a
+    diagonal plane (even seeds)."""
+    net = random_net(d, [int(w) for w in widths], seed=seed, slope=slope)
+    dom = Box(-1, 1, dim=d) if seed % 2 else Polytope(np.vstack([np.eye(d), -np.eye(d), np.ones((1, d))]),
+                                                      np.r_[np.full(2 * d, 0.9), 0.5])
+    return net, dom
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_numba_kernel_builds_the_same_cells_as_the_numpy_reference(seed):
     rng = np.random.default_rng(100 + seed)
-    d = 1 + seed % 6
-    widths = [int(w) for w in rng.integers(3, 9, size=1 + seed % 3)]
-    net = random_net(d, widths, seed=seed, slope=0.2 if seed % 3 == 2 else 0.0)
-    dom = Box(-1, 1, dim=d) if seed % 2 else Polytope(np.vstack([np.eye(d), -np.eye(d), np.ones((1, d))]),
-                                                      np.r_[np.full(2 * d, 0.9), 0.5])
+    net, dom = _kernel_case(seed, 1 + seed % 6, rng.integers(3, 9, size=1 + seed % 3),
+                            0.2 if seed % 3 == 2 else 0.0)
     fast, ref = _cell_complex(net, dom, "numba"), _cell_complex(net, dom, "numpy")
     assert len(fast) > 1 and fast.keys() == ref.keys()
     for key, (V, ne) in ref.items():
@@ -79,11 +85,8 @@ def test_the_collapsed_last_split_gives_the_regions_of_the_built_one(seed):
     vertex centroids: the same regions as the numpy kernel, which builds every cell, and each
     point inside the domain with its region's pattern."""
     rng = np.random.default_rng(200 + seed)
-    d = 3 + seed % 4
-    widths = [int(w) for w in rng.integers(5, 10, size=2 + seed % 2)]
-    net = random_net(d, widths, seed=seed, slope=0.1 if seed % 3 == 1 else 0.0)
-    dom = Box(-1, 1, dim=d) if seed % 2 else Polytope(np.vstack([np.eye(d), -np.eye(d), np.ones((1, d))]),
-                                                      np.r_[np.full(2 * d, 0.9), 0.5])
+    net, dom = _kernel_case(seed, 3 + seed % 4, rng.integers(5, 10, size=2 + seed % 2),
+                            0.1 if seed % 3 == 1 else 0.0)
     fast = count_regions_subdivision(net, dom, kernel="numba")
     ref = count_regions_subdivision(net, dom, kernel="numpy")
     assert fast.activation_regions == ref.activation_regions > 20

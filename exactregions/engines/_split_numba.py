@@ -75,10 +75,10 @@ def _scan(i, j, nv, ne, nc, V, vcell, vpar, s, E, ecell, epar, bits, parent, R, 
 
 
 @njit(cache=True, nogil=True)
-def _apply(i, j, cid, nv, ne, nc, nx, V, vcell, T, s, vpar, E, ecell, epar, bits, parent, R, cut):
-    """Split the cut cells (``nx`` crossing edges, buffers already large enough).
-    Returns the new (nv, ne, nc) or (status, 0, 0)."""
-    d = V.shape[1]
+def _negative_halves(j, nc, cut, bits, parent):
+    """New ids ``nc, nc+1, ...`` for the negative halves of the cut cells, each with its
+    cell's pattern (bit ``j`` False: the old ids keep the positive halves) and parent.
+    Returns (the new id of each cut cell, -1 elsewhere; their number)."""
     newid = np.full(nc, -1, np.int32)
     k = 0
     for q in range(nc):
@@ -86,8 +86,17 @@ def _apply(i, j, cid, nv, ne, nc, nx, V, vcell, T, s, vpar, E, ecell, epar, bits
             newid[q] = nc + k
             parent[nc + k] = parent[q]
             bits[nc + k] = bits[q]
-            bits[nc + k, j] = False  # the new cells are the negative halves
+            bits[nc + k, j] = False
             k += 1
+    return newid, k
+
+
+@njit(cache=True, nogil=True)
+def _apply(i, j, cid, nv, ne, nc, nx, V, vcell, T, s, vpar, E, ecell, epar, bits, parent, R, cut):
+    """Split the cut cells (``nx`` crossing edges, buffers already large enough).
+    Returns the new (nv, ne, nc) or (status, 0, 0)."""
+    d = V.shape[1]
+    newid, k = _negative_halves(j, nc, cut, bits, parent)
     for v in range(nv):
         if R[vpar[v], i] and cut[vcell[v]] and s[v] < 0:
             vcell[v] = newid[vcell[v]]
@@ -209,21 +218,14 @@ def _apply(i, j, cid, nv, ne, nc, nx, V, vcell, T, s, vpar, E, ecell, epar, bits
 
 
 @njit(cache=True, nogil=True)
-def _halves(j, nv, ne, nc, V, vcell, s, E, ecell, bits, cut, sums, counts):
+def _halves(j, nv, ne, nc, V, vcell, s, E, ecell, bits, parent, cut, sums, counts):
     """The halves of the cut cells (after :func:`_scan`) as their vertex sums and counts only,
     not as cells: the negative halves get the new ids ``nc, nc+1, ...`` (their patterns are
     written to ``bits``), each crossing edge's new vertex is added to both halves. The sums
     are those :func:`_apply` followed by a sum over each cell's vertices would give.
     Returns the new number of cells."""
     d = V.shape[1]
-    newid = np.full(nc, -1, np.int32)
-    k = 0
-    for q in range(nc):
-        if cut[q]:
-            newid[q] = nc + k
-            bits[nc + k] = bits[q]
-            bits[nc + k, j] = False
-            k += 1
+    newid, k = _negative_halves(j, nc, cut, bits, parent)
     for v in range(nv):
         q = vcell[v]
         if cut[q] and s[v] < 0:

@@ -242,7 +242,7 @@ def split_collapsed(w: _Work, i: int, j: int, tol: float) -> Cells:
     w.reserve(0, 0, k)
     n = w.nc + k
     sums, counts = np.zeros((n, w.d)), np.zeros(n, np.int64)
-    nb._halves(j, w.nv, w.ne, w.nc, w.V, w.vcell, w.s, w.E, w.ecell, w.bits, cut, sums, counts)
+    nb._halves(j, w.nv, w.ne, w.nc, w.V, w.vcell, w.s, w.E, w.ecell, w.bits, w.parent, cut, sums, counts)
     none = np.zeros((0, 2), np.int32)
     return Cells(sums / counts[:, None], np.arange(n, dtype=np.int32), np.zeros((n, w.d), np.int32), none,
                  np.zeros(0, np.int32), w.bits[:n], np.zeros(n, np.int32))
