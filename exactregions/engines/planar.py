@@ -41,7 +41,7 @@ import numpy as np
 
 from ..domains import Ball
 from ..intervals import preactivation_bounds, stability
-from ..network import absolute, dense, is_sparse
+from ..network import absolute, is_sparse
 from ..polygons import clip_halfplane
 from ..result import Region, RegionCount
 from .region import Tolerances
@@ -123,7 +123,7 @@ def _setup(net, domain, poly):
         for k in range(l + 2, H + 1):
             B = _chain_step(net.weights[k], gref[hoff[k - 1]:hoff[k]], B)
             blocks.append(B[kept[k]] if k < H else B)
-        CTs.append(np.ascontiguousarray(np.vstack([dense(b) for b in blocks]).T))
+        CTs.append(_chain_matrix(blocks))
     # the rounding floor of each unit: NOISE times the sum of the absolute terms any of its
     # coefficients can be built from (|W| times the previous layer's bound, gates at most 1)
     mag = [np.abs(M0).sum(axis=1)]
@@ -134,26 +134,37 @@ def _setup(net, domain, poly):
             unoise)  # fixed: True on pass-through units
 
 
+def _chain_matrix(blocks):
+    """One layer's chains (a row per walked unit, a column per later row) from its blocks (one
+    per later layer, dense or sparse): a scipy CSR matrix when at most :data:`SPARSE_CHAINS` of
+    its entries are non-zero, never made dense on the way (a ResNet-sized slice's chains would
+    not fit), else a dense array."""
+    if not any(is_sparse(b) for b in blocks):
+        C = np.ascontiguousarray(np.vstack(blocks).T)
+        if C.size == 0 or np.count_nonzero(C) > SPARSE_CHAINS * C.size:
+            return C
+    import scipy.sparse as sp
+
+    C = sp.vstack([sp.csr_array(b) for b in blocks]).T.tocsr()
+    C.eliminate_zeros()
+    C.sort_indices()
+    if C.nnz > SPARSE_CHAINS * C.shape[0] * C.shape[1]:
+        return np.ascontiguousarray(C.toarray())
+    return C
+
+
 def _chain_arrays(CTs):
     """The walk's chains: one flat row-major array for the layers kept dense (``ct``, a section
-    per layer from ``ctoff``) and CSR arrays for the layers whose chains are at most
-    :data:`SPARSE_CHAINS` non-zero (their section of ``ct`` empty): a unit of a convolution
-    reaches only its neighbours in the next convolutions (CIFAR-sized slice: 5% of its first
-    layer's chain entries)."""
-    sparse = [c.size > 0 and np.count_nonzero(c) <= SPARSE_CHAINS * c.size for c in CTs]
-    ct = np.concatenate([np.zeros(0)] + [c.ravel() for c, s in zip(CTs, sparse) if not s])
-    ctoff = np.r_[0, np.cumsum([0 if s else c.size for c, s in zip(CTs, sparse)])].astype(np.int64)
-    counts, vals, idx = [], [np.zeros(0)], [np.zeros(0, np.int64)]
-    for c, s in zip(CTs, sparse):
-        if not s:
-            counts.append(np.zeros(c.shape[0], np.int64))
-            continue
-        rows, cols = np.nonzero(c)  # row by row
-        counts.append(np.bincount(rows, minlength=c.shape[0]))
-        vals.append(c[rows, cols])
-        idx.append(cols)
+    per layer from ``ctoff``) and CSR arrays for the sparse ones (:func:`_chain_matrix`; their
+    section of ``ct`` empty): a unit of a convolution reaches only its neighbours in the next
+    convolutions (CIFAR-sized slice: 5% of its first layer's chain entries)."""
+    ct = np.concatenate([np.zeros(0)] + [c.ravel() for c in CTs if not is_sparse(c)])
+    ctoff = np.r_[0, np.cumsum([0 if is_sparse(c) else c.size for c in CTs])].astype(np.int64)
+    counts = [np.diff(c.indptr) if is_sparse(c) else np.zeros(c.shape[0], np.int64) for c in CTs]
+    vals = [np.zeros(0)] + [c.data for c in CTs if is_sparse(c)]
+    idx = [np.zeros(0, np.int64)] + [c.indices.astype(np.int64) for c in CTs if is_sparse(c)]
     sp_ptr = np.r_[0, np.cumsum(np.concatenate([np.zeros(0, np.int64)] + counts))].astype(np.int64)
-    return ct, ctoff, np.concatenate(vals), np.concatenate(idx).astype(np.int64), sp_ptr
+    return ct, ctoff, np.concatenate(vals), np.concatenate(idx), sp_ptr
 
 
 def _chain_step(W, g, B):
