@@ -85,7 +85,7 @@ def batched(w, P) -> np.ndarray:
 def _sparse_layer(w):
     """A hidden layer given as a scipy sparse matrix, kept sparse: CSR, float64, its own copy, in
     canonical form (sorted, no duplicates, no stored zeros), which scipy then never rewrites in
-    place (its arrays are made read-only)."""
+    place (the network makes its values read-only)."""
     import scipy.sparse as sp
 
     w = sp.csr_array(w, dtype=np.float64, copy=True)

@@ -297,3 +297,29 @@ def test_sparse_and_dense_chains_walk_the_same_regions(monkeypatch):
         res = count_regions(net, plane, engine="planar")
         found[share] = {r.pattern.tobytes() for r in res.regions}
     assert len(found[1.0]) > 50 and found[0.0] == found[1.0]
+
+
+def test_sums_and_products_with_constants_are_traced_entry_by_entry():
+    """``c - x``, ``x - c``, ``x * c`` and ``x + c`` with constants that broadcast over the
+    tensor (per channel, per entry, scalars), and a constant that widens it, as torch computes."""
+
+    class Arith(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(2, 1, 3, padding=1)
+            self.scale = nn.Parameter(torch.randn(3, 1, 1))
+            self.shift = nn.Parameter(torch.randn(3, 5, 5))
+            self.out = nn.Linear(3 * 5 * 5, 2)
+
+        def forward(self, x):
+            z = (self.conv(0.5 - x) + self.shift) * self.scale - 0.25  # one channel widened to three
+            z = torch.relu(z * 2.0 + 1.0)
+            return self.out(z.flatten(1) - torch.ones(1, 75))
+
+    torch.manual_seed(5)
+    model = Arith().double().eval()
+    net = from_torch(model, input_shape=(2, 5, 5))
+    X = np.random.default_rng(6).normal(size=(10, 2, 5, 5))
+    with torch.no_grad():
+        ref = model(torch.as_tensor(X)).numpy()
+    np.testing.assert_allclose(net.forward(X.reshape(10, -1)), ref, rtol=0, atol=1e-12)

@@ -4,8 +4,8 @@ Supported operators: Gemm, MatMul, Add, Sub, Mul (by a constant), Relu, LeakyRel
 Reshape, Conv (2-D), BatchNormalization (inference), AveragePool, MaxPool, GlobalAveragePool, Pad,
 Identity, Dropout, the residual Add/Sub of two branches, and the constant-only helpers torch's
 exporter emits for shapes (Constant, Shape, Gather, Unsqueeze, Squeeze, Concat, Cast).
-Convolutions, average pools and pads become sparse matrices while tracing (dense layers only in
-the final network); BatchNorm is folded. MaxPool
+Convolutions, average pools and pads become sparse matrices while tracing (a large, mostly zero
+layer stays sparse in the final network); BatchNorm is folded. MaxPool
 becomes a tournament of ReLU comparisons whose regions are merged by argmax
 (:meth:`exactregions.io.trace.Tracer.maxpool`). Any other operator is refused with its name and node. The canonical network is
 checked against ONNX's reference evaluator on random inputs (to 1e-5).
@@ -135,7 +135,11 @@ def _convert(node, k, tr: Tracer, consts, last_use):
     elif op in ("Add", "Sub", "Mul"):
         other = ins[1] if ins[0] == x else ins[0]
         c = _squeeze_batch(_const(consts, other, node), len(shape))
-        if np.broadcast_shapes(c.shape, tuple(shape)) != tuple(shape):  # the constant widens the tensor
+        try:
+            widens = np.broadcast_shapes(c.shape, tuple(shape)) != tuple(shape)
+        except ValueError:
+            raise ModelError(f"{where}: a constant of shape {c.shape} does not broadcast against {tuple(shape)}") from None
+        if widens:  # the constant widens the tensor: run the operation on it
             if op == "Add":
                 tr.affine(out, x, lambda X: X + c)
             elif op == "Mul":
@@ -146,8 +150,10 @@ def _convert(node, k, tr: Tracer, consts, last_use):
             tr.elementwise(out, x, 1.0, c)
         elif op == "Mul":
             tr.elementwise(out, x, c, 0.0)
+        elif ins[0] == x:
+            tr.elementwise(out, x, 1.0, -c)
         else:
-            tr.elementwise(out, x, 1.0, -c) if ins[0] == x else tr.elementwise(out, x, -1.0, c)
+            tr.elementwise(out, x, -1.0, c)
     elif op == "MatMul":
         if ins[0] == x:
             B = _const(consts, ins[1], node)
