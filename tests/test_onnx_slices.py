@@ -265,6 +265,21 @@ def test_sparse_hidden_layers_evaluate_bound_and_count_like_their_dense_twin(tmp
     back = load_model(tmp_path / "b.npz")
     assert all(np.array_equal(u, v) for u, v in zip(back.weights, a.weights))
     assert fingerprint_of(b, ball) == fingerprint_of(b, ball) != fingerprint_of(a, ball)
+    # a first layer narrower than the input: the ball is counted in its row space (the reduction
+    # keeps the sparse layer sparse)
+    import scipy.sparse as sp
+
+    from exactregions import Network
+
+    narrow = random_net(6, [4, 10, 6], seed=9, out=2)
+    Ws = [w.copy() for w in narrow.weights]
+    Ws[1][np.random.default_rng(10).random(Ws[1].shape) < 0.4] = 0.0
+    ball6 = Ball(np.full(6, 0.1), 1.2)
+    ra = count_regions(Network(Ws, narrow.biases), ball6)
+    rb = count_regions(Network([Ws[0], sp.csr_array(Ws[1]), *Ws[2:]], narrow.biases), ball6)
+    assert rb.stats["reduction"]["reduced_dim"] == 4
+    assert ra.activation_regions == rb.activation_regions > 3
+    assert {r.pattern.tobytes() for r in ra.regions} == {r.pattern.tobytes() for r in rb.regions}
 
 
 def test_a_conv_nets_large_sparse_layers_stay_sparse(monkeypatch):
