@@ -40,6 +40,10 @@ def cmd_count(args):
         extra["decision"] = True
     elif args.decision:  # above 2-D: the BFS's regions, then one programme per class and region
         engine = "bfs"
+    if not args.verify and engine != "bfs" and (net.input_dim == 2 or isinstance(domain, Plane)):
+        # nothing printed reads the regions of a 2-D count: holding the 187,400 patterns of a
+        # CIFAR-sized slice (26,688 units each) took 5 GB
+        extra["keep_regions"] = False
     res = count_regions(net, domain, engine=engine, reduce=not args.no_reduce, workers=args.workers,
                         scheduler=args.scheduler,
                         checkpoint=args.checkpoint, max_regions=args.max_regions, time_limit=args.time_limit,
