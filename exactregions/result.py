@@ -115,7 +115,8 @@ class RegionCount:
                 "seconds": self.stats.get("seconds"), "lp_solves": self.stats.get("lp_solves"),
                 "qp_solves": self.stats.get("qp_solves"), "edges": len(self.edges),
                 "reduction": self.stats.get("reduction"),
-                "stats": self.stats,
+                # (a count that keeps no regions holds their points in its stats: data, not a summary)
+                "stats": {k: v for k, v in self.stats.items() if k != "points"},
                 "numerics": {**self.numerics, "near_degenerate": self.numerics["near_degenerate"][:50],
                              "near_degenerate_count": len(self.numerics["near_degenerate"])},
                 "domain": (self.slice or self.domain).to_dict() if self.domain is not None else None,
