@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Region", "RegionCount", "VerifyReport"]
+__all__ = ["Region", "PackedRegion", "RegionCount", "VerifyReport"]
 
 
 @dataclass
@@ -27,6 +27,25 @@ class Region:
     def __repr__(self):
         bits = "".join("1" if b else "0" for b in self.pattern[:32]) + ("…" if self.pattern.size > 32 else "")
         return f"Region(pattern={bits}, point={np.round(self.point, 6).tolist()}, inradius={self.inradius:.3g})"
+
+
+class PackedRegion(Region):
+    """A region whose pattern is held packed, eight bits a byte (a row of the engine's packed
+    array), and unpacked when read: the planar walk's regions (the LeNet box slice: 738,843
+    patterns of 5,696 bits, 4.2 GB as bools, 0.5 GB packed). Assigning a pattern packs it."""
+
+    def __init__(self, packed, n_bits, point, inradius, affine):
+        self._packed, self._bits = packed, n_bits
+        self.point, self.inradius, self.affine = point, inradius, affine
+
+    @property
+    def pattern(self) -> np.ndarray:
+        return np.unpackbits(self._packed, count=self._bits).view(bool)
+
+    @pattern.setter
+    def pattern(self, value):
+        value = np.asarray(value, dtype=bool)
+        self._packed, self._bits = np.packbits(value), value.size
 
 
 @dataclass

@@ -333,3 +333,19 @@ def test_a_region_thinner_than_the_inradius_tolerance_is_skipped_by_every_engine
         assert res.numerics["thin_regions_skipped"] == int(thin), engine
     every = count_regions_planar(net, domain, tol=Tolerances(inradius=0.0))
     assert every.activation_regions == 7 and every.numerics["thin_regions_skipped"] == 0
+
+
+def test_planar_regions_hold_their_patterns_packed_and_read_them_as_bools():
+    """The walk's regions keep their patterns packed (eight bits a byte) and give them back as
+    booleans, the pattern of the region's point; assigning a pattern packs it."""
+    from exactregions.result import PackedRegion
+
+    net = random_net(2, [13, 10], seed=21)  # 23 bits: the last byte half used
+    res = count_regions(net, Box(-1, 1, dim=2), engine="planar")
+    assert res.activation_regions > 20 and all(isinstance(r, PackedRegion) for r in res.regions)
+    pts = np.array([r.point for r in res.regions])
+    pats = np.array([r.pattern for r in res.regions])
+    assert pats.dtype == bool and np.array_equal(pats, net.pattern(pts))
+    r = res.regions[0]
+    r.pattern = ~pats[0]
+    assert np.array_equal(r.pattern, ~pats[0]) and r.pattern.size == net.n_hidden == 23

@@ -43,7 +43,7 @@ from ..domains import Ball
 from ..intervals import preactivation_bounds, stability
 from ..network import absolute, is_sparse
 from ..polygons import clip_halfplane
-from ..result import Region, RegionCount
+from ..result import PackedRegion, Region, RegionCount
 from .region import Tolerances
 from .verify import verify_count
 
@@ -263,8 +263,7 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
         stop_reason = f"max_regions {max_regions}"
     regions = []
     if keep_regions:
-        bits = np.unpackbits(pat, axis=1, count=net.n_hidden).view(bool)  # (0/1 bytes: no copy)
-        regions = [Region(pattern=b, point=x, inradius=float("nan"), affine=None) for b, x in zip(bits, pts)]
+        regions = [PackedRegion(p, net.n_hidden, x, float("nan"), None) for p, x in zip(pat, pts)]
     stats = {"seconds": time.perf_counter() - t0, "lp_solves": 0, "qp_solves": 0, "engine": "planar",
              "workers": 1, "scheduler": None, "regions_per_second": count / max(time.perf_counter() - t0, 1e-9)}
     if not keep_regions:
