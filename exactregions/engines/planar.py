@@ -24,7 +24,8 @@ slot holds every later layer's pre-activations (and the output) as affine maps o
 computed once at the root with *reference gates* (each unstable unit's majority state on a
 sample of the domain); deciding a unit differently from its reference adds a rank-one term
 through the precomputed chain ``W_k G_{k-1} ... W_{l+1} e_j`` (``G`` the reference gates),
-which is exact because every later unit is still at its reference when it happens
+which is exact because every later unit is still at its reference when it happens; a chain
+through convolutions reaches few later units and is kept sparse (:data:`SPARSE_CHAINS`)
 (Hanin & Rolnick 2019 describe regions by the same layer-wise affine maps; the BSP walk follows
 the arrangement construction of de Berg et al., *Computational Geometry*, ch. 8).
 
@@ -252,10 +253,8 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
     nb._callback[0] = tick
     try:
         out = nb.walk(poly, disc, M0, slot0, rowoff, ct, ctoff, sp_val, sp_idx, sp_ptr, fixed, gref, gneg, ug, uoff,
-                      unoise,
-                      float(tol_v), float(checks.inradius), bool(keep_regions), bool(polygons), bool(decision),
-                      net.output_dim,
-                      int(max_regions or 0))
+                      unoise, float(tol_v), float(checks.inradius), bool(keep_regions), bool(polygons),
+                      bool(decision), net.output_dim, int(max_regions or 0))
     finally:
         nb._callback[0] = None
     count, pts, pat, vtx, voff, crossed, segs, pairs, stopped, thin = out
