@@ -212,14 +212,8 @@ class Oracle:
         A, hi = np.asarray(G, dtype=np.float64), np.asarray(h, dtype=np.float64)
         if eq_row is not None:
             A, hi = np.vstack([A, eq_row]), np.append(hi, eq_rhs)
-        center = np.asarray(center, dtype=np.float64)
-        self.qp_solves += 1
-        y = _certified_distance(A, hi - A @ center, FEASIBILITY_TOL * (1.0 + np.abs(hi)),
-                                len(hi) - 1 if eq_row is not None else None)
-        if y is None:
-            return None
-        self.fast_qp += 1
-        return float(np.sqrt(y @ y)), center + y
+        faces = FaceDistances(self, A, hi, np.asarray(center, dtype=np.float64))
+        return faces.face(len(hi) - 1 if eq_row is not None else None)
 
     def nearest_point(self, G, h, center, eq_row=None, eq_rhs=None, what="a distance QP"):
         """Minimise ``||x - center||`` over ``{G x <= h}`` (and ``eq_row . x = eq_rhs``).
@@ -338,9 +332,10 @@ class FaceDistances:
         m = len(h)
         self.lo, self.sense = np.full(m, -_NO_BOUND), np.zeros(m, dtype=np.int32)
 
-    def face(self, k: int):
-        """``(distance, nearest point)`` of the face on row ``k``, certified; None when the fast
-        path gives no certified answer (then ask :meth:`Oracle.nearest_point`)."""
+    def face(self, k: int | None):
+        """``(distance, nearest point)`` of the face on row ``k`` (of the whole polytope for
+        None), certified; None when the fast path gives no certified answer (then ask
+        :meth:`Oracle.nearest_point`)."""
         if self.oracle.qp_method != "daqp":
             return None
         self.oracle.qp_solves += 1

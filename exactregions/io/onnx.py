@@ -139,21 +139,12 @@ def _convert(node, k, tr: Tracer, consts, last_use):
             widens = np.broadcast_shapes(c.shape, tuple(shape)) != tuple(shape)
         except ValueError:
             raise ModelError(f"{where}: a constant of shape {c.shape} does not broadcast against {tuple(shape)}") from None
+        # scale * x + shift (exact for each: x + c, x * c, x - c, c - x)
+        scale, shift = {"Add": (1.0, c), "Mul": (c, 0.0)}.get(op) or ((1.0, -c) if ins[0] == x else (-1.0, c))
         if widens:  # the constant widens the tensor: run the operation on it
-            if op == "Add":
-                tr.affine(out, x, lambda X: X + c)
-            elif op == "Mul":
-                tr.affine(out, x, lambda X: X * c)
-            else:
-                tr.affine(out, x, (lambda X: X - c) if ins[0] == x else (lambda X: c - X))
-        elif op == "Add":
-            tr.elementwise(out, x, 1.0, c)
-        elif op == "Mul":
-            tr.elementwise(out, x, c, 0.0)
-        elif ins[0] == x:
-            tr.elementwise(out, x, 1.0, -c)
+            tr.affine(out, x, lambda X: X * scale + shift)
         else:
-            tr.elementwise(out, x, -1.0, c)
+            tr.elementwise(out, x, scale, shift)
     elif op == "MatMul":
         if ins[0] == x:
             B = _const(consts, ins[1], node)
