@@ -154,9 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "JSON 'decision_boundary' with regions_crossed, length (2-D domains and --plane; null "
                         "above 2-D, where the BFS's regions are tested by one programme per class) and classes")
     c.add_argument("--kernel", default="auto", choices=["auto", "numba", "numpy"],
-                   help="the subdivision's split step: numba (compiled; auto picks it when numba imports and "
-                        "passes a one-square self-test) or numpy (the vectorised reference); the same cells "
-                        "either way")
+                   help="the subdivision's split step and the BFS's ray shooting and solver certificates: numba "
+                        "(compiled; auto picks it when numba imports and passes a one-square self-test, for "
+                        "the BFS from 6-D on) or numpy (the vectorised reference); the same regions either way")
     c.add_argument("--linear", action="store_true",
                    help="compute linear regions (forces the bfs engine)")
     c.add_argument("--workers", type=int, default=1, help="local processes for the subdivision engine")

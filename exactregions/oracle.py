@@ -129,6 +129,9 @@ class Oracle:
     fast_lp: int = 0   # LPs / QPs answered by the certified fast path (every try, certified or
                        # not, also counts in lp_solves / qp_solves)
     fast_qp: int = 0
+    #: check the fast path's certificates with the compiled kernels
+    #: (:mod:`exactregions._oracle_numba`: the same tests; the traversal sets it)
+    compiled: bool = False
     _lp_solver: object = None  # one HiGHS instance shared by this oracle's PolytopeLPs
     _lp_owner: object = None   # the PolytopeLP whose model is loaded in it
 
@@ -276,7 +279,7 @@ def _identity(d: int) -> np.ndarray:
     return np.eye(d)
 
 
-def _certified_distance(A, b, tol, eq=None, lo=None, sense=None):
+def _certified_distance(A, b, tol, eq=None, lo=None, sense=None, compiled=False):
     """``y`` of least norm in ``{A y <= b}`` (row ``eq`` held at equality) by DAQP, returned only
     when certified: ``y`` is feasible within ``tol`` (per row; HiGHS's 1e-10, relative) and the
     Lagrangian dual bound ``-|A'lam|^2/2 - lam.b`` from DAQP's multipliers is within
@@ -285,7 +288,8 @@ def _certified_distance(A, b, tol, eq=None, lo=None, sense=None):
     The nearest point to a centre ``c`` of ``{A x <= hi}`` is ``c + y`` with ``b = hi - A c``.
     ``lo`` and ``sense`` are work arrays (all "no bound" and 0 except at ``eq``, which this sets
     and restores), so a caller asking about many faces of one polytope allocates them once: the
-    traversal asks this some ten thousand times per count."""
+    traversal asks this some ten thousand times per count. ``compiled``: check the certificate
+    with :func:`exactregions._oracle_numba.certify_distance` (the same test)."""
     daqp = _daqp()
     if daqp is None:
         return None
@@ -301,6 +305,9 @@ def _certified_distance(A, b, tol, eq=None, lo=None, sense=None):
             lo[eq], sense[eq] = -_NO_BOUND, 0
     if flag != 1:
         return None
+    if compiled:
+        from ._oracle_numba import certify_distance
+        return y if certify_distance(A, b, y, info["lam"], tol, -1 if eq is None else eq, CERTIFY_GAP) else None
     slack = A @ y - b
     lam = np.maximum(info["lam"], 0.0)
     if eq is not None:
@@ -339,14 +346,14 @@ class FaceDistances:
         if self.oracle.qp_method != "daqp":
             return None
         self.oracle.qp_solves += 1
-        y = _certified_distance(self.A, self.b, self.tol, k, self.lo, self.sense)
+        y = _certified_distance(self.A, self.b, self.tol, k, self.lo, self.sense, self.oracle.compiled)
         if y is None:
             return None
         self.oracle.fast_qp += 1
         return float(np.sqrt(y @ y)), self.center + y
 
 
-def _certified_lp(G, h, box, eq=None, dual_start=None):
+def _certified_lp(G, h, box, eq=None, dual_start=None, compiled=False):
     """``max t`` over ``{G x + t <= h}`` (unit rows; row ``eq`` instead held at equality without
     ``t``) by DAQP, with a certificate: returns ``(x, t, lam)`` where ``t`` is recomputed from
     the slacks at ``x`` and a dual bound from DAQP's multipliers ``lam`` (residual bounded over
@@ -354,7 +361,8 @@ def _certified_lp(G, h, box, eq=None, dual_start=None):
     ``dual_start``: multipliers of a similar LP, DAQP's initial active set (their signs): a
     region's neighbour shares most of its rows, and starting from the neighbour's active set
     halves DAQP's iterations (784-D digits balls, 22-D and 47-D after the reduction: 64 -> 28
-    and 119 -> 58 per Chebyshev LP)."""
+    and 119 -> 58 per Chebyshev LP). ``compiled``: check the certificate with
+    :func:`exactregions._oracle_numba.certify_lp` (the same test)."""
     daqp = _daqp()
     if daqp is None:
         return None
@@ -373,8 +381,12 @@ def _certified_lp(G, h, box, eq=None, dual_start=None):
     z, _, flag, info = daqp.solve(np.zeros((d + 1, d + 1)), cost, A, h, lo, sense, **warm, **_DAQP_OPTIONS)
     if flag != 1:
         return None
-    x = np.asarray(z[:d], dtype=np.float64)
+    x = np.array(z[:d], dtype=np.float64)
     lam = np.asarray(info["lam"], dtype=np.float64)
+    if compiled:
+        from ._oracle_numba import certify_lp
+        ok, t = certify_lp(G, h, x, lam, -1 if eq is None else eq, box[0], box[1], CERTIFY_GAP)
+        return (x, t, lam) if ok else None
     others = np.ones(m, bool)
     if eq is not None:  # put x exactly on the hyperplane (unit row)
         x = x + (h[eq] - G[eq] @ x) * G[eq]
@@ -473,7 +485,7 @@ class PolytopeLP:
         if self.box is None:
             return None
         self.oracle.lp_solves += 1
-        out = _certified_lp(self.G, self.h, self.box, eq, dual_start)
+        out = _certified_lp(self.G, self.h, self.box, eq, dual_start, self.oracle.compiled)
         if out is None:
             return None
         self.oracle.fast_lp += 1

@@ -137,6 +137,8 @@ def run_one(name):
     count_regions(random_network(2, [2], 0), Box(-1, 1, dim=2), engine="subdivision", kernel=kernel)
     if engine in ("planar", "auto"):
         count_regions(random_network(2, [2], 0), Box(-1, 1, dim=2), engine="planar")  # its kernel too
+    if engine in ("bfs", "auto"):  # the BFS's compiled rays and certificates (from 6-D on)
+        count_regions(random_network(6, [2], 0), Box(-1, 1, dim=6), engine="bfs", kernel=kernel)
     load = time.perf_counter() - t
     times = []
     while True:

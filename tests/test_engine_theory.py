@@ -260,7 +260,8 @@ def test_intervals_use_each_layer_own_slope():
 
 def test_pair_distance_bound_never_exceeds_the_exact_face_distance():
     """The closed-form bound that lets the BFS skip facets far from the ball: for random
-    polytopes and faces, it is at most the exact distance (HiGHS's QP) to the face."""
+    polytopes and faces, it is at most the exact distance (HiGHS's QP) to the face; the compiled
+    bound is the same number."""
     from exactregions.engines.region import pair_distance_bound
     from exactregions.oracle import Oracle
 
@@ -273,9 +274,71 @@ def test_pair_distance_bound_never_exceeds_the_exact_face_distance():
         h = G @ (0.3 * rng.normal(size=d)) + rng.uniform(0.05, 1.0, size=3 * d)
         c = rng.normal(size=d)
         bound = pair_distance_bound(G, h, np.arange(3 * d), c)
+        np.testing.assert_allclose(pair_distance_bound(G, h, np.arange(3 * d), c, compiled=True), bound, rtol=1e-12)
         for i in range(3 * d):
             keep = np.arange(3 * d) != i
             dist, _ = Oracle(qp_method="highs").nearest_point(G[keep], h[keep], c, eq_row=G[i], eq_rhs=h[i])
             assert bound[i] <= dist + 1e-9
             checked += np.isfinite(dist)
     assert checked > 100
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_rays_find_the_numpy_rays_facets(seed):
+    """The compiled ray shooting (:mod:`exactregions.engines._region_numba`) certifies the same
+    rows at the same rays and hit points as the numpy reference, with more normals than
+    :data:`MAX_NORMAL_RAYS` too (then both aim along the least slack ones)."""
+    from exactregions.engines.bfs import _directions
+    from exactregions.engines.region import MAX_NORMAL_RAYS, _ray_facets
+
+    rng = np.random.default_rng(50 + seed)
+    d = [2, 5, 12][seed % 3]
+    m = MAX_NORMAL_RAYS + 100 if seed >= 3 else 4 * d + 6
+    G = rng.normal(size=(m, d))
+    G /= np.linalg.norm(G, axis=1, keepdims=True)
+    x0 = rng.normal(size=d)
+    h = G @ x0 + rng.uniform(0.01, 1.0, size=m)
+    normals = np.flatnonzero(rng.random(m) < 0.9)
+    for dirs in (_directions(d), None):
+        ref = _ray_facets(G, h, x0, dirs, normals)
+        got = _ray_facets(G, h, x0, dirs, normals, compiled=True)
+        assert [i for i, _ in got] == [i for i, _ in ref] and len(ref) > 2
+        np.testing.assert_allclose(np.array([p for _, p in got]), np.array([p for _, p in ref]), atol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["ball8", "box6", "clipped5", "leaky_whole3"])
+def test_compiled_bfs_kernel_counts_region_for_region(case):
+    """``kernel="numba"`` (compiled rays and certificate checks) and ``"numpy"`` find the same
+    regions in the same order and the same adjacency graph (the solve counts may differ by a
+    certificate: a hit time or a dual bound summed in another order)."""
+    net, dom = {
+        "ball8": (random_net(8, [12, 12], seed=3), Ball(np.full(8, 0.1), 0.4)),
+        "box6": (random_net(6, [10, 8], seed=4), Box(-0.3, 0.3, dim=6)),
+        "clipped5": (random_net(5, [8, 8], seed=5), Ball(np.zeros(5), 0.9, clip=Box(-0.5, 0.5, dim=5))),
+        "leaky_whole3": (random_net(3, [6, 5], seed=6, slope=0.1), Whole(3)),
+    }[case]
+    a = count_regions(net, dom, engine="bfs", kernel="numpy", reduce=False)
+    b = count_regions(net, dom, engine="bfs", kernel="numba", reduce=False)
+    assert (a.stats["kernel"], b.stats["kernel"]) == ("numpy", "numba")
+    assert a.activation_regions == b.activation_regions > 20
+    assert [r.pattern.tobytes() for r in a.regions] == [r.pattern.tobytes() for r in b.regions]
+    assert sorted(a.edges) == sorted(b.edges)
+    assert b.stats["lp_solves"] == pytest.approx(a.stats["lp_solves"], rel=0.01)
+
+
+def test_bfs_without_numba_runs_the_numpy_kernel(monkeypatch):
+    import sys
+
+    import exactregions.engines as engines
+    from exactregions.engines import region
+
+    monkeypatch.setitem(sys.modules, "exactregions.engines._region_numba", None)  # import fails
+    monkeypatch.delattr(engines, "_region_numba", raising=False)
+    region.numba_problem.cache_clear()
+    try:
+        res = count_regions(random_net(8, [8], seed=2), Box(-0.3, 0.3, dim=8), engine="bfs")
+        assert res.stats["kernel"] == "numpy" and res.activation_regions > 5
+        with pytest.raises(ValueError, match="numba is not installed"):
+            count_regions(random_net(8, [8], seed=2), Box(-0.3, 0.3, dim=8), engine="bfs", kernel="numba")
+    finally:
+        region.numba_problem.cache_clear()  # the next tests see numba again

@@ -248,3 +248,56 @@ def test_a_warm_started_chebyshev_lp_gives_the_cold_radius(seed):
     _, r_ref = PolytopeLP(Oracle(lp_method="highs"), G2, h2).chebyshev()
     assert r_warm == pytest.approx(r_ref, abs=1e-9)
     assert r_cold == pytest.approx(PolytopeLP(Oracle(lp_method="highs"), G, h).chebyshev()[1], abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_compiled_certificates_decide_as_the_numpy_ones(seed):
+    """The compiled certificate checks (:mod:`exactregions._oracle_numba`) accept the same DAQP
+    answers as the numpy code and give the same values, for Chebyshev LPs, facet LPs and face
+    distance QPs (3-D to 40-D), and both refuse when the gap cannot be met."""
+    from exactregions.oracle import FaceDistances, _certified_lp
+
+    rng = np.random.default_rng(700 + seed)
+    d = [3, 8, 22, 40][seed % 4]
+    G, h = _random_polytope(rng, d, m=2 * d + 10)
+    n = np.linalg.norm(G, axis=1)
+    G, h = np.vstack([G / n[:, None], np.eye(d), -np.eye(d)]), np.concatenate([h / n, np.ones(2 * d)])
+    box = (np.full(d, -1.0), np.full(d, 1.0))
+    agreed = 0
+    for eq in (None, 0, 3, len(h) - 1):
+        ref, got = _certified_lp(G, h, box, eq), _certified_lp(G, h, box, eq, compiled=True)
+        assert (ref is None) == (got is None)
+        if ref is not None:
+            agreed += 1
+            for r, g in zip(ref, got):
+                np.testing.assert_allclose(g, r, atol=1e-12)
+    c = rng.normal(size=d) * 2
+    ref, got = FaceDistances(Oracle(), G, h, c), FaceDistances(Oracle(compiled=True), G, h, c)
+    for k in [None, *range(0, len(h), 3)]:
+        a, b = ref.face(k), got.face(k)
+        assert (a is None) == (b is None)
+        if a is not None:
+            agreed += 1
+            assert b[0] == pytest.approx(a[0], abs=1e-12)
+            np.testing.assert_allclose(b[1], a[1], atol=1e-12)
+    assert agreed >= 4
+
+
+def test_compiled_certificates_refuse_bad_answers():
+    """An infeasible point, a NaN or a dual bound too far below fails the compiled checks."""
+    from exactregions._oracle_numba import certify_distance, certify_lp
+
+    A = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])
+    b = np.array([-1.0, 2.0, 3.0])  # {y1 <= -1, ...}: the least-norm point is (-1, 0)
+    lam, tol = np.array([1.0, 0.0, 0.0]), np.full(3, 1e-10)
+    assert certify_distance(A, b, np.array([-1.0, 0.0]), lam, tol, -1, 1e-10)
+    assert not certify_distance(A, b, np.array([-0.9, 0.0]), lam, tol, -1, 1e-10)  # infeasible
+    assert not certify_distance(A, b, np.array([-1.5, 0.0]), lam, tol, -1, 1e-10)  # not the least norm
+    assert not certify_distance(A, b, np.array([np.nan, 0.0]), lam, tol, -1, 1e-10)
+    G = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    h = np.ones(4)
+    box = (np.full(2, -1.0), np.full(2, 1.0))
+    ok, t = certify_lp(G, h, np.zeros(2), np.array([0.5, 0.5, 0.0, 0.0]), -1, *box, 1e-10)
+    assert ok and t == 1.0
+    ok, _ = certify_lp(G, h, np.array([0.5, 0.0]), np.array([0.5, 0.5, 0.0, 0.0]), -1, *box, 1e-10)
+    assert not ok  # t = 0.5 at this point, the dual bound says 1

@@ -158,7 +158,7 @@ def merge_pool_regions(res: RegionCount, net) -> RegionCount:
 
 
 def _count_bfs(net, domain, *, workers=1, scheduler=None, checkpoint=None, pieces=None, batch_cells=None,
-               kernel=None, decision=False, polygons=False, **kwargs) -> RegionCount:
+               decision=False, polygons=False, **kwargs) -> RegionCount:
     """The BFS with the engines' common signature (it runs in this process; a checkpoint folder
     holds its state file)."""
     if checkpoint is not None:

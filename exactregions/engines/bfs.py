@@ -13,6 +13,7 @@ complex of a ReLU network (Serra, Tjandraatmadja & Ramalingam, ICML 2018, Sec. 6
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 
@@ -23,17 +24,22 @@ from ..domains import Domain
 from ..network import Network
 from ..oracle import Oracle
 from ..result import Region, RegionCount
-from .region import Tolerances, analyse_region, traversal_setup
+from .kernels import choose_kernel
+from .region import Tolerances, analyse_region, numba_problem, traversal_setup
 from .verify import verify_count
 
 __all__ = ["count_regions"]
 
+#: ``kernel="auto"`` runs the compiled ray shooting and certificate checks from this many input
+#: dimensions on, or in a process that has loaded numba already; below it a traversal is
+#: usually over before numba would have loaded (about 0.7 s).
+NUMBA_MIN_DIM = 6
 
 
 def count_regions(net: Network, domain: Domain, *, max_regions: int | None = None,
                   time_limit: float | None = None, tol: Tolerances = Tolerances(),
                   progress=None, keep_regions: bool = True, checkpoint=None,
-                  checkpoint_every: float = 30.0, on_region=None) -> RegionCount:
+                  checkpoint_every: float = 30.0, on_region=None, kernel: str = "auto") -> RegionCount:
     """Count the full-dimensional activation regions of ``net`` meeting the open ``domain``.
 
     Parameters
@@ -51,6 +57,10 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
         :class:`~exactregions.result.Region` with its affine map) as it is found; a true answer
         stops the traversal (``stop_reason`` "stopped by the caller"), so a question asked of the
         regions (a robustness verdict) can stop at its first answer.
+    kernel : ``"numba"`` (the ray shooting and the solver certificates compiled:
+        :mod:`exactregions.engines._region_numba`, :mod:`exactregions._oracle_numba`),
+        ``"numpy"`` (the reference), or ``"auto"`` (numba from :data:`NUMBA_MIN_DIM` dimensions
+        on or once numba is loaded, when it is usable); the same decisions either way.
 
     Examples
     --------
@@ -61,18 +71,19 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
     """
     if domain.dim != net.input_dim:
         raise ValueError(f"domain has dimension {domain.dim} but the network takes {net.input_dim} inputs")
+    kernel = choose_kernel(kernel, numba_problem, lambda: net.input_dim < NUMBA_MIN_DIM and "numba" not in sys.modules)
     # one BLAS thread: the traversal's matrices are small (tens to hundreds of rows), and a
     # second BLAS thread only fights for the cores (784-D digits ball, 46-D after the reduction,
     # with another process busy: 8.3 s with two BLAS threads, 3.4 s with one)
     with threadpool_limits(limits=1, user_api="blas"):
         return _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions, checkpoint,
-                         checkpoint_every, on_region)
+                         checkpoint_every, on_region, kernel)
 
 
 def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions, checkpoint, checkpoint_every,
-              on_region):
+              on_region, kernel):
     t_start = time.perf_counter()
-    oracle = Oracle()
+    oracle = Oracle(compiled=kernel == "numba")
     unstable, fixed, (DA, Db), cap = traversal_setup(net, domain)
     box = domain.bounding_box() if domain.bounded else None
     directions = _directions(net.input_dim)
@@ -162,7 +173,7 @@ def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions,
     stats = {"seconds": seconds, "lp_solves": oracle.lp_solves, "qp_solves": oracle.qp_solves,
              "certified_fast_lp": oracle.fast_lp, "certified_fast_qp": oracle.fast_qp,
              "solver_retries": oracle.retries, "facets_by_ray": facet_how["ray"],
-             "facets_by_lp": facet_how["lp"], "frontier_left": len(queue)}
+             "facets_by_lp": facet_how["lp"], "frontier_left": len(queue), "kernel": kernel}
     return RegionCount.build(net, domain, keys, regions, edges, complete=stop_reason is None,
                              stop_reason=stop_reason, stats=stats, numerics=numerics, tol=tol,
                              verifier=verify_count)

@@ -204,8 +204,8 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
         if l2_ball is not None:  # a facet kept that far by its hyperplane and one other row misses too
             rest = np.flatnonzero(~decided)  # (decided, but not rows for the vertex test below)
             br = geo.ball_rows  # (the others, the ball's bounding box among them, never bind in it)
-            decided[rest] = pair_distance_bound(lp.G[br], lp.h[br], rest, c, lp.G[rest], lp.h[rest]) \
-                > (r - tol.ball) * (1 + 1e-12)
+            decided[rest] = pair_distance_bound(lp.G[br], lp.h[br], rest, c, lp.G[rest], lp.h[rest],
+                                                oracle.compiled) > (r - tol.ball) * (1 + 1e-12)
         # rays from the Chebyshev centre and, in an L2 ball that misses it, also from the
         # region's point inside the ball (a hit inside the ball needs no distance QP). In a ball
         # only the rows that can bind inside it take part: a unique first hit among them is a
@@ -215,7 +215,7 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
         sub = np.flatnonzero(geo.ball_rows) if l2_ball is not None else np.arange(lp.m)
         aim = np.flatnonzero(~decided[sub[sub < m]])  # rays along the normals of the rows still open
         for origin in ([x0] if geo.point is x0 else [geo.point, x0]):
-            for k, p in _ray_facets(lp.G[sub], lp.h[sub], origin, directions, aim):
+            for k, p in _ray_facets(lp.G[sub], lp.h[sub], origin, directions, aim, oracle.compiled):
                 i = int(sub[k])
                 facet_rows.add(i)
                 if i < m and not decided[i] and i not in hits:
@@ -251,6 +251,31 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
                 geo.near.append(f"facet inradius {t:.3g}")
             _accept(geo, lp, int(i), xf, l2_ball, oracle, tol, "lp", q)
     return geo
+
+
+@functools.lru_cache(maxsize=1)
+def numba_problem() -> str | None:
+    """Load (or compile) the traversal's compiled kernels and run them once per process on a
+    square seen from its centre and from outside: None when they give the numpy code's
+    answers, else what went wrong."""
+    try:
+        from . import _region_numba  # noqa: F401
+        from .. import _oracle_numba  # noqa: F401
+    except ImportError:
+        return "numba is not installed: pip install numba"
+    try:
+        from ..oracle import Oracle
+        G = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+        h = np.array([1.0, 1.0, 1.0, 2.0])
+        rays = [[i for i, _ in _ray_facets(G, h, np.zeros(2), None, compiled=flag)] for flag in (True, False)]
+        dist = [FaceDistances(Oracle(compiled=flag), G, h, np.array([3.0, 0.5])).face(2) for flag in (True, False)]
+        cheb = [PolytopeLP(Oracle(compiled=flag), G, h, box=(-np.full(2, 3.0), np.full(2, 3.0)), unit=True).chebyshev()
+                for flag in (True, False)]
+        if rays[0] != rays[1] or (dist[0] is None) != (dist[1] is None) or (cheb[0][1] != cheb[1][1]):
+            return f"the self-test gave rays {rays[0]}, distance {dist[0]}, radius {cheb[0][1]}"
+    except Exception as e:  # a compiler or platform failure: fall back, never crash a count
+        return f"{type(e).__name__}: {e}"
+    return None
 
 
 def _carry(warm, keys):
@@ -303,15 +328,21 @@ def _point_in_domain(x0, lp, l2_ball, oracle, geo, entries=()):
     return step_inside(q, x0, r - dist)
 
 
-def pair_distance_bound(G, h, rows, c, Gi=None, hi=None):
+def pair_distance_bound(G, h, rows, c, Gi=None, hi=None, compiled=False):
     """For each row ``i`` of ``rows``, a lower bound on the distance from ``c`` to the face
     ``{x : G_i x = h_i, G x <= h}``: the largest over ``j`` of the exact distance from ``c`` to
     ``{G_i x = h_i, G_j x <= h_j}`` (unit rows; a closed form: the distance to the hyperplane
     when its foot point satisfies row j, else the distance to the intersection of both
     hyperplanes). A face whose bound reaches the radius cannot meet the open ball. ``Gi, hi``:
-    the rows ``i`` themselves when they are not rows of ``G`` (then ``rows`` only counts them)."""
+    the rows ``i`` themselves when they are not rows of ``G`` (then ``rows`` only counts them).
+    ``compiled``: the same by :func:`exactregions.engines._region_numba.pair_bound`."""
     if rows.size == 0:
         return np.zeros(0)
+    if compiled:
+        from ._region_numba import pair_bound
+        if Gi is None:
+            Gi, hi = G[rows], h[rows]
+        return pair_bound(np.ascontiguousarray(G), h, c, np.ascontiguousarray(Gi), hi)
     a = G @ c - h
     if Gi is None:
         Gi, ai = G[rows], a[rows][:, None]
@@ -352,12 +383,19 @@ def step_inside(q, x, margin):
     return q + lam * (x - q)
 
 
-def _ray_facets(G, h, x0, directions, normals=None):
+def _ray_facets(G, h, x0, directions, normals=None, compiled=False):
     """Rows certified as facets by rays from x0 (along the normals of the rows ``normals``, all
     of ``G``'s by default, and along ``directions``): a list of (row, hit point), one for every
-    row that is the unique first hit of some ray (at its first such ray)."""
+    row that is the unique first hit of some ray (at its first such ray). ``compiled``: the
+    same by :func:`exactregions.engines._region_numba.ray_hits`."""
     if G.shape[0] < 2:
         return []
+    if compiled:
+        from ._region_numba import ray_hits
+        rows = np.arange(G.shape[0]) if normals is None else normals
+        dirs = directions if directions is not None else np.zeros((0, G.shape[1]))
+        found, points = ray_hits(np.ascontiguousarray(G), h, x0, rows, dirs, MAX_NORMAL_RAYS)
+        return list(zip(found.tolist(), points))
     slack = h - G @ x0
     rows = np.arange(G.shape[0]) if normals is None else normals
     near = G[rows[np.argsort(slack[rows])[:MAX_NORMAL_RAYS]]] if rows.size > MAX_NORMAL_RAYS else G[rows]
@@ -417,7 +455,7 @@ def _vertex_certify(geo, lp, m, x0, facet_rows, undecided, l2_ball, oracle, tol)
             break
         targets = V[viol.any(axis=0)] - x0
         targets /= np.linalg.norm(targets, axis=1, keepdims=True)
-        new = [(i, p) for i, p in _ray_facets(lp.G, lp.h, x0, targets) if i not in K]
+        new = [(i, p) for i, p in _ray_facets(lp.G, lp.h, x0, targets, compiled=oracle.compiled) if i not in K]
         if not new:
             break
         for i, p in new:

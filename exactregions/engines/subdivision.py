@@ -39,6 +39,7 @@ from ..intervals import preactivation_bounds, stability
 from ..network import times_t
 from ..oracle import Oracle
 from ..combinatorics import phi
+from .kernels import choose_kernel
 from .region import Tolerances, _vertices, neuron_rows, step_inside
 
 __all__ = ["Degenerate", "Plan", "plan", "run_batch", "supports"]
@@ -492,9 +493,6 @@ def _rim_point(net, domain, pattern, unstable, oracle):
     return q if dist < r else None
 
 
-KERNELS = ("auto", "numba", "numpy")
-
-
 #: ``kernel="auto"`` in a process that has not loaded the compiled kernel yet takes the numpy
 #: one when 4,096 random points of a box or polytope domain in at most :data:`SMALL_DIM`
 #: dimensions show fewer than this many regions by the Chao1 estimate: loading numba costs about
@@ -510,18 +508,7 @@ def resolve_kernel(kernel: str, net=None, domain=None) -> str:
     """``"auto"``: the compiled kernel when numba imports and passes :func:`_numba_works`,
     else the numpy one; given ``net`` and ``domain``, a small count in a process that has not
     loaded the compiled kernel yet stays with numpy (:data:`SMALL_COUNT`)."""
-    if kernel not in KERNELS:
-        raise ValueError(f"unknown kernel '{kernel}': choose from {', '.join(KERNELS)}")
-    if kernel == "numpy":
-        return kernel
-    if kernel == "auto" and net is not None and numpy_kernel_pays(net, domain):
-        return "numpy"
-    problem = _numba_works()
-    if problem is None:
-        return "numba"
-    if kernel == "numba":
-        raise ValueError(f"kernel 'numba' is not usable here ({problem}): use kernel='numpy'")
-    return "numpy"
+    return choose_kernel(kernel, _numba_works, lambda: net is not None and numpy_kernel_pays(net, domain))
 
 
 def numpy_kernel_pays(net, domain) -> bool:
