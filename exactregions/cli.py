@@ -98,8 +98,11 @@ def cmd_count(args):
         print(f"seconds          {res.stats['seconds']:.3f}")
         print(f"LP / QP solves   {res.stats['lp_solves']} / {res.stats['qp_solves']}")
         nd = len(res.numerics["near_degenerate"])
+        slivers = res.numerics.get("near_thin_leaves")  # the planar walk's one line for all slivers
+        nd = f"{slivers} leaves with inradius at most {res.numerics['tolerances']['near']:g}" \
+            if slivers is not None else f"{nd} near-degenerate decisions"
         print(f"numerics         {res.numerics['thin_regions_skipped']} thin regions skipped, "
-              f"{nd} near-degenerate decisions (tolerance {args.tol:g})")
+              f"{nd} (tolerance {args.tol:g})")
         if report is not None:
             print(f"verify           {'OK' if report.ok else 'FAILED'} ({report.facets_checked} facets checked)")
             for p in report.problems[:20]:
@@ -159,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the BFS from 6-D on) or numpy (the vectorised reference); the same regions either way")
     c.add_argument("--linear", action="store_true",
                    help="compute linear regions (forces the bfs engine)")
-    c.add_argument("--workers", type=int, default=1, help="local processes for the subdivision engine")
+    c.add_argument("--workers", type=int, default=1,
+                   help="local processes for the subdivision engine, threads for the planar walk (2-D and --plane: "
+                        "the domain cut along first-layer lines, the same regions)")
     c.add_argument("--no-reduce", action="store_true",
                    help="count an L2 ball or the whole space in the input's own dimension (default: in the row "
                         "space of the first layer, which is exact and faster)")

@@ -118,6 +118,10 @@ WORKLOADS.update({
     "auto-cifar-plane-disc-r0.5": ("cifar_digits.onnx", None, _lenet_plane("cifar", radius=0.5), "auto", 1, False),
     "auto-cifar-plane-disc-r1.0": ("cifar_digits.onnx", None, _lenet_plane("cifar", radius=1.0), "auto", 1, False),
     "auto-cifar-plane-disc-r2.0": ("cifar_digits.onnx", None, _lenet_plane("cifar", radius=2.0), "auto", 1, False),
+    # the planar walk in two threads over pieces of the domain (cut along first-layer lines)
+    "auto-lenet-plane-box-2threads": ("lenet_digits.onnx", None, _lenet_plane(), "auto", 2, False),
+    "auto-cifar-plane-disc-r2.0-2threads": ("cifar_digits.onnx", None, _lenet_plane("cifar", radius=2.0), "auto", 2,
+                                            False),
 })
 QUICK = ["bfs-2d-32x32x32-box", "sub-2d-32x32x32-box", "sub-4d-16x16-box"]
 

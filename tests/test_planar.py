@@ -16,6 +16,7 @@ from exactregions.engines.planar import count_regions_planar
 from exactregions.engines.subdivision import Degenerate
 from exactregions.io import load_npz, save_npz
 from exactregions.io.torch import from_torch
+from exactregions.polygons import polygon_area
 
 from conftest import random_net
 
@@ -333,6 +334,10 @@ def test_a_region_thinner_than_the_inradius_tolerance_is_skipped_by_every_engine
         assert res.numerics["thin_regions_skipped"] == int(thin), engine
     every = count_regions_planar(net, domain, tol=Tolerances(inradius=0.0))
     assert every.activation_regions == 7 and every.numerics["thin_regions_skipped"] == 0
+    # the triangle is below Tolerances.near (1e-6), counted or not: one sliver, said in numerics
+    planar = count_regions_planar(net, domain)
+    assert planar.numerics["near_thin_leaves"] == 1 and "near-thin leaves" in planar.numerics["near_degenerate"][0]
+    assert count_regions_planar(net, domain, tol=Tolerances(near=1e-9)).numerics["near_thin_leaves"] == 0
 
 
 def test_planar_regions_hold_their_patterns_packed_and_read_them_as_bools():
@@ -349,3 +354,71 @@ def test_planar_regions_hold_their_patterns_packed_and_read_them_as_bools():
     r = res.regions[0]
     r.pattern = ~pats[0]
     assert np.array_equal(r.pattern, ~pats[0]) and r.pattern.size == net.n_hidden == 23
+
+
+# ----------------------------------------------------------------------------- workers
+
+@pytest.mark.parametrize("widths, domain, slope", [
+    ([32, 32], Box(-1, 1, dim=2), 0.0),
+    ([48, 48], Ball([0.1, 0.2], 0.8), 0.0),
+    ([16, 16, 16], Polytope([[1.0, 1.0], [-1.0, 0.0], [0.0, -1.0]], [1.5, 1.0, 1.0]), 0.1),
+])
+def test_threads_over_pieces_find_the_regions_of_one_walk(widths, domain, slope):
+    """``workers=2`` cuts the domain along first-layer lines and walks the pieces in threads:
+    the same regions (patterns), the same polygons' total area and vertices, the same decision
+    boundary."""
+    net = random_net(2, widths, seed=sum(widths), out=3, slope=slope)
+    one = count_regions_planar(net, domain, decision=True, polygons=True)
+    two = count_regions_planar(net, domain, workers=2, decision=True, polygons=True)
+    assert two.stats["pieces"] > 8 and two.stats["workers"] == 2
+    assert two.activation_regions == one.activation_regions > 100
+    assert _patterns(two) == _patterns(one)
+    area = [sum(abs(polygon_area(p)) for p in r.polygons) for r in (one, two)]
+    assert area[1] == pytest.approx(area[0], rel=1e-12)
+    assert sum(map(len, two.polygons)) == sum(map(len, one.polygons))
+    assert two.decision.length == pytest.approx(one.decision.length, rel=1e-9)
+    assert two.decision.regions_crossed == one.decision.regions_crossed
+    assert two.decision.pairs.keys() == one.decision.pairs.keys()
+
+
+def test_cut_polygon_tiles_the_polygon_along_the_lines():
+    from exactregions.engines.planar import cut_polygon
+
+    rng = np.random.default_rng(1)
+    lines = rng.normal(size=(40, 3))
+    square = np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
+    pieces = cut_polygon(square, lines, 12)
+    assert len(pieces) == 12
+    assert sum(polygon_area(p) for p in pieces) == pytest.approx(4.0, rel=1e-12)
+    a = lines[:, :2] / np.hypot(lines[:, 0], lines[:, 1])[:, None]
+    c = lines[:, 2] / np.hypot(lines[:, 0], lines[:, 1])
+    X = rng.uniform(-1, 1, size=(4000, 2))
+    for p in pieces:
+        assert polygon_area(p) > 0  # counter-clockwise, not degenerate
+        for k in range(len(p)):  # every edge on the square's boundary or on one of the lines
+            u, v = p[k], p[(k + 1) % len(p)]
+            on_line = np.any((np.abs(a @ u + c) < 1e-12) & (np.abs(a @ v + c) < 1e-12))
+            assert on_line or np.any((np.abs(u) > 1 - 1e-12) & (np.abs(v) > 1 - 1e-12) & (np.sign(u) == np.sign(v)))
+    def left(u, v):  # X strictly left of the edge u -> v
+        return (v[0] - u[0]) * (X[:, 1] - u[1]) - (v[1] - u[1]) * (X[:, 0] - u[0]) > 0
+
+    pieces_of = sum(np.all([left(p[k], p[(k + 1) % len(p)]) for k in range(len(p))], axis=0) for p in pieces)
+    assert np.all(pieces_of == 1)  # the pieces tile the square (a point is left of every edge of its piece)
+    assert cut_polygon(square, np.array([[1.0, 0.0, 5.0]]), 4) == [square]  # no line crosses: one piece
+
+
+def test_threads_on_a_conv_slice_with_constant_background_and_a_time_limit():
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 16, 6), nn.ReLU(),
+                          nn.Linear(6, 2)).double()
+    net = from_torch(model, input_shape=(1, 6, 6))
+    imgs = np.zeros((3, 6, 6))
+    imgs[:, 2:4, 2:4] = np.random.default_rng(0).uniform(0, 1, size=(3, 2, 2))
+    plane = Plane(*imgs.reshape(3, -1))
+    one = count_regions(net, plane, engine="planar")
+    two = count_regions(net, plane, engine="planar", workers=2)
+    assert two.activation_regions == one.activation_regions and _patterns(two) == _patterns(one)
+    assert count_regions(net, plane, engine="planar", workers=2, max_regions=5).stats["workers"] == 1
+    big = random_net(2, [128, 128], seed=2)
+    part = count_regions(big, Box(-3, 3, dim=2), engine="planar", workers=2, time_limit=0.0, keep_regions=False)
+    assert not part.complete and part.stop_reason.startswith("time limit")

@@ -19,8 +19,14 @@ multiply-adds: the LeNet slice of the README 12.8 s -> about 10 s against rows o
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numba import njit, objmode
+from numba.core.errors import NumbaWarning
+
+# the walk's progress callback holds the GIL for a moment every TICK leaves; the rest runs without
+warnings.filterwarnings("ignore", message="Code running in object mode won't allow parallel", category=NumbaWarning)
 
 #: the Python callback the walk calls every TICK leaves (progress, time limit); returns 1 to stop
 TICK = 1 << 14
@@ -333,9 +339,9 @@ def _decision(P, k, slot, orow, n_out, has_disc, cx, cy, r, segs, nseg, pairs, a
     return total, segs, nseg
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # threads walk pieces of a domain in parallel (planar.cut_polygon)
 def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, sp_val, sp_idx, sp_ptr, fixed, gref, gneg, ug, uoff, unoise,
-         tol, min_inradius, want_bits, want_poly, want_decision, n_out, max_leaves):
+         tol, min_inradius, near_inradius, want_bits, want_poly, want_decision, n_out, max_leaves):
     """The whole walk; see the module docstring. Returns the leaves' points, packed patterns,
     polygons (vertex rows and offsets), decision data and a stop flag. The chains of layer l
     are ``ct[ctoff[l]:ctoff[l + 1]]``, row-major with one row per walked unit of the layer (one
@@ -382,6 +388,7 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, sp_val, sp_idx, sp_ptr, fixe
     nv_out = 0
     count = 0
     thin = 0  # leaves skipped as thinner than min_inradius
+    near = 0  # leaves with inradius at most near_inradius
     stopped = 0
     # the root
     k0 = poly0.shape[0]
@@ -566,6 +573,8 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, sp_val, sp_idx, sp_ptr, fixe
             continue
         # a leaf: one region of the domain (a disc's rim was checked when the node was made),
         # unless thinner than the engines' inradius tolerance
+        if near_inradius > 0 and _thin(P, k, near_inradius):
+            near += 1  # (thin or not: a leaf this thin could fall either side of min_inradius)
         if min_inradius > 0 and _thin(P, k, min_inradius):
             thin += 1
             nfree = _release(refs, free, nfree, sl)
@@ -617,4 +626,4 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, sp_val, sp_idx, sp_ptr, fixe
                 stopped = 1
                 break
     return (count, pts[:count], pat[:count], vtx[:nv_out], voff[:count + 1] if want_poly else voff[:1],
-            crossed[:count], segs[:nseg], pairs, stopped, thin)
+            crossed[:count], segs[:nseg], pairs, stopped, thin, near)

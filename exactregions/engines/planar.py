@@ -43,7 +43,7 @@ import numpy as np
 from ..domains import Ball
 from ..intervals import preactivation_bounds, stability
 from ..network import absolute, is_sparse
-from ..polygons import clip_halfplane
+from ..polygons import clip_halfplane, polygon_area
 from ..result import PackedRegion, Region, RegionCount
 from .region import Tolerances
 from .verify import verify_count
@@ -68,6 +68,10 @@ SPARSE_CHAINS = 0.3
 #: sample size for the reference gates (the majority state of each unit); any choice is exact,
 #: a better one only saves rank-one updates
 REF_SAMPLES = 256
+
+#: ``workers > 1``: the domain polygon is cut into about this many pieces per worker thread,
+#: handed out one at a time (the regions are not spread evenly over the plane)
+PIECES_PER_WORKER = 8
 
 
 def supports(domain) -> bool:
@@ -211,7 +215,7 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
                          time_limit=None, tol=None, progress=None, keep_regions=True, decision=False,
                          polygons=False, **ignored) -> RegionCount:
     """Count the regions of a network with 2-D input in a bounded 2-D ``domain`` (the engines'
-    common signature; one process, no checkpoint).
+    common signature; no checkpoint).
 
     tol: the vertex-on-line tolerance (a float, :data:`TOL` by default) or a :class:`Tolerances`
         object, of which ``inradius`` applies: a leaf whose inradius is at most it is thin and
@@ -221,6 +225,9 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
         points only (``result.stats["points"]``), for counts in the millions.
     decision: also compute the decision boundary (``result.decision``, a :class:`Decision`).
     polygons: keep each region's exact polygon (``result.polygons``, for pictures).
+    workers: threads; above 1 the domain is cut along first-layer lines into
+        :data:`PIECES_PER_WORKER` pieces per thread (:func:`cut_polygon`: the same leaves, so the
+        same regions, in piece order), walked in parallel; ``max_regions`` walks in one thread.
     """
     from . import _planar_numba as nb
 
@@ -243,32 +250,45 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
 
     def tick(count):
         nonlocal stop_reason
-        if progress is not None:
-            progress(count, None, time.perf_counter() - t0, stage="planar walk")
+        if progress is not None:  # (with pieces: the leaves of the finished pieces and this one)
+            progress(count + tick.done, None, time.perf_counter() - t0, stage="planar walk")
         if time_limit is not None and time.perf_counter() - t0 > time_limit:
             stop_reason = f"time limit {time_limit:g} s"
             return True
         return False
 
+    tick.done = 0
+
+    def walk(piece):
+        return nb.walk(piece, disc, M0, slot0, rowoff, ct, ctoff, sp_val, sp_idx, sp_ptr, fixed, gref, gneg, ug, uoff,
+                       unoise, float(tol_v), float(checks.inradius), float(checks.near), bool(keep_regions),
+                       bool(polygons),
+                       bool(decision), net.output_dim, int(max_regions or 0))
+
+    workers = max(1, int(workers)) if max_regions is None else 1
+    pieces = cut_polygon(poly, M0, workers * PIECES_PER_WORKER, tol_v) if workers > 1 else [poly]
     nb._callback[0] = tick
     try:
-        out = nb.walk(poly, disc, M0, slot0, rowoff, ct, ctoff, sp_val, sp_idx, sp_ptr, fixed, gref, gneg, ug, uoff,
-                      unoise, float(tol_v), float(checks.inradius), bool(keep_regions), bool(polygons),
-                      bool(decision), net.output_dim, int(max_regions or 0))
+        outs = _walk_pieces(walk, pieces, workers, tick) if len(pieces) > 1 else [walk(poly)]
     finally:
         nb._callback[0] = None
-    count, pts, pat, vtx, voff, crossed, segs, pairs, stopped, thin = out
+    count, pts, pat, vtx, voff, crossed, segs, pairs, stopped, thin, near = _join(outs, polygons)
     if stopped and stop_reason is None:
         stop_reason = f"max_regions {max_regions}"
     regions = []
     if keep_regions:
         regions = [PackedRegion(p, net.n_hidden, x, float("nan"), None) for p, x in zip(pat, pts)]
     stats = {"seconds": time.perf_counter() - t0, "lp_solves": 0, "qp_solves": 0, "engine": "planar",
-             "workers": 1, "scheduler": None, "regions_per_second": count / max(time.perf_counter() - t0, 1e-9)}
+             "workers": workers, "pieces": len(pieces), "scheduler": None,
+             "regions_per_second": count / max(time.perf_counter() - t0, 1e-9)}
     if not keep_regions:
         stats["points"] = pts
-    numerics = {"tolerances": {"vertex_on_line": tol_v, "inradius": checks.inradius},
-                "thin_regions_skipped": int(thin), "near_degenerate": [],
+    # slivers: the BFS notes each region thinner than Tolerances.near; here one line for all of them
+    slivers = [f"near-thin leaves (inradius at most {checks.near:g}): {near}, of which {thin} at most "
+               f"{checks.inradius:g} were skipped as thin; a sliver within rounding of that threshold can fall "
+               "on either side of it under another split order (workers=)"] if near else []
+    numerics = {"tolerances": {"vertex_on_line": tol_v, "inradius": checks.inradius, "near": checks.near},
+                "thin_regions_skipped": int(thin), "near_thin_leaves": int(near), "near_degenerate": slivers,
                 "seed_perturbed": None,
                 "linear_regions": "not computed by the planar engine (use engine='bfs')"}
     res = RegionCount(int(count), None, stop_reason is None, regions, [], stats, numerics, stop_reason, net, domain,
@@ -280,6 +300,83 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
         found = {(int(i), int(j)): float(pairs[i, j]) for i in range(n) for j in range(n) if pairs[i, j] > 0}
         res.decision = Decision(segs[:, :4].copy(), segs[:, 4:].astype(int), found, crossed.astype(bool))
     return res
+
+
+def cut_polygon(poly, lines, k, tol=TOL):
+    """About ``k`` convex pieces of ``poly`` cut along first-layer lines (``lines``: rows
+    ``(a_x, a_y, c)`` of the units that can cut, ``a . x + c = 0``): the largest piece is cut by
+    the line passing nearest its vertex centroid, until there are ``k`` or no line crosses.
+
+    Exact for the count: every region lies on one side of every first-layer line, so each
+    region of the polygon is a region of exactly one piece with the same polygon (the walk of a
+    piece finds the cutting unit decided on it: its vertices on the line count on both sides),
+    and the leaves of the pieces are the leaves of one walk."""
+    pieces = [poly]
+    norms = np.hypot(lines[:, 0], lines[:, 1])
+    ok = norms > 0
+    A, c = lines[ok, :2] / norms[ok, None], lines[ok, 2] / norms[ok]
+    while len(pieces) < k:
+        areas = [polygon_area(p) for p in pieces]
+        i = int(np.argmax(areas))
+        P = pieces[i]
+        V = P @ A.T + c  # (vertices, lines), distances
+        scale = tol * (np.abs(P[:, :1] * A[:, 0]) + np.abs(P[:, 1:] * A[:, 1]) + np.abs(c))
+        crosses = ((V > scale).any(axis=0)) & ((V < -scale).any(axis=0))
+        if not crosses.any():
+            break
+        centre = P.mean(axis=0)
+        j = np.flatnonzero(crosses)[np.argmin(np.abs(A[crosses] @ centre + c[crosses]))]
+        halves = [clip_halfplane(P, A[j], -c[j]), clip_halfplane(P, -A[j], c[j])]
+        pieces[i:i + 1] = [h for h in halves if len(h) >= 3]
+    return pieces
+
+
+def _walk_pieces(walk, pieces, workers, tick):
+    """Walk the pieces in ``workers`` threads (the compiled walk releases the GIL), largest
+    first, one piece at a time per thread; the outputs in piece order. After a stop (time limit)
+    no further piece starts and the outputs say "stopped"."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    order = np.argsort([-polygon_area(p) for p in pieces])
+    outs = [None] * len(pieces)
+    stop, lock = [False], threading.Lock()
+
+    def run(i):
+        # the time limit, also between pieces smaller than a tick (the largest piece always runs)
+        if stop[0] or (i != order[0] and tick(0)):
+            stop[0] = True
+            return
+        outs[i] = walk(pieces[i])
+        with lock:
+            stop[0] |= bool(outs[i][8])
+            tick.done += int(outs[i][0])
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(run, order))
+    if any(o is None for o in outs):  # pieces left: the walk stopped
+        outs = [o for o in outs if o is not None]
+        outs[0] = outs[0][:8] + (1,) + outs[0][9:]
+    return outs
+
+
+def _join(outs, polygons):
+    """One walk's outputs from the pieces': leaves in piece order, polygon offsets shifted
+    (``polygons``: they were kept), decision lengths added, stopped if any piece stopped."""
+    if len(outs) == 1:
+        return outs[0]
+    count = sum(int(o[0]) for o in outs)
+    cat = [np.concatenate([o[k] for o in outs]) for k in (1, 2, 3, 5, 6)]
+    voff = outs[0][4][:1]  # without polygons: one zero offset
+    if polygons:
+        shift = np.cumsum([0] + [len(o[3]) for o in outs[:-1]])
+        voff = np.concatenate([voff] + [o[4][1:] + s for o, s in zip(outs, shift)])
+    pairs = sum(o[7] for o in outs)
+    stopped = max(int(o[8]) for o in outs)
+    thin = sum(int(o[9]) for o in outs)
+    near = sum(int(o[10]) for o in outs)
+    pts, pat, vtx, crossed, segs = cat
+    return count, pts, pat, vtx, voff, crossed, segs, pairs, stopped, thin, near
 
 
 def _single(net, domain, t0):
