@@ -171,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:PORT) for the subdivision engine")
     c.add_argument("--pieces", type=int, default=None,
                    help="cut the domain into N boxes counted separately and merged by pattern (subdivision; "
-                        "default 1: the batches already parallelise and bound the first layer)")
+                        "default 1: the batches already parallelise and bound the first layer); the planar walk: "
+                        "N pieces cut along first-layer lines (default: until no piece is crossed by more than "
+                        "400 of them; 1: one walk)")
     c.add_argument("--checkpoint", help="folder that makes the run resumable (subdivision: finished batches and "
                    "region shards; bfs: visited set, frontier, regions); rerun the same command to resume")
     c.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -122,6 +122,10 @@ WORKLOADS.update({
     "auto-lenet-plane-box-2threads": ("lenet_digits.onnx", None, _lenet_plane(), "auto", 2, False),
     "auto-cifar-plane-disc-r2.0-2threads": ("cifar_digits.onnx", None, _lenet_plane("cifar", radius=2.0), "auto", 2,
                                             False),
+    "auto-cifar-plane-parallelogram": ("cifar_digits.onnx", None, _lenet_plane("cifar", parallelogram=True), "auto",
+                                       1, False),
+    "auto-cifar-plane-parallelogram-2threads": ("cifar_digits.onnx", None, _lenet_plane("cifar", parallelogram=True),
+                                                "auto", 2, False),
 })
 QUICK = ["bfs-2d-32x32x32-box", "sub-2d-32x32x32-box", "sub-4d-16x16-box"]
 

@@ -63,12 +63,14 @@ def count_regions(net, domain, *, engine: str | None = None, reduce: bool = True
         (:mod:`exactregions.reduction`: exact; the result is in the original space and
         ``stats["reduction"]`` says ``reduced_dim``); False counts in the original dimension.
     workers, scheduler: parallel runs of the subdivision
-        (:func:`exactregions.engines.parallel.run_plan`).
+        (:func:`exactregions.engines.parallel.run_plan`); threads of the planar walk.
     checkpoint: a folder that makes the run resumable: the subdivision keeps finished batches
         there, the BFS its state (``bfs_state.pickle``: visited set, frontier, regions, edges).
     Other keyword arguments (``max_regions``, ``time_limit``, ``tol``, ``progress``,
-    ``keep_regions``) are those of :func:`exactregions.engines.bfs.count_regions`; ``pieces``,
-    ``batch_cells`` and ``kernel`` those of :func:`count_regions_subdivision` (ignored by the BFS).
+    ``keep_regions``, ``kernel``) are those of :func:`exactregions.engines.bfs.count_regions`;
+    ``pieces``, ``batch_cells`` and ``kernel`` those of :func:`count_regions_subdivision`;
+    ``pieces``, ``decision`` and ``polygons`` those of
+    :func:`~exactregions.engines.planar.count_regions_planar`.
 
     A :class:`~exactregions.domains.Segment` is counted by 1-D interval splitting; a
     :class:`~exactregions.domains.Plane` on the network composed with the plane's map (the

@@ -69,9 +69,23 @@ SPARSE_CHAINS = 0.3
 #: a better one only saves rank-one updates
 REF_SAMPLES = 256
 
-#: ``workers > 1``: the domain polygon is cut into about this many pieces per worker thread,
+#: ``workers > 1``: the domain polygon is cut into at least this many pieces per worker thread,
 #: handed out one at a time (the regions are not spread evenly over the plane)
 PIECES_PER_WORKER = 8
+
+#: ``pieces=None``: the domain polygon is cut along first-layer lines until no piece is crossed
+#: by more than this many of them, and each piece is walked with its own reference gates and
+#: its own units that can cut (:func:`cut_polygon`). A wide domain is far from most units'
+#: reference states: on the CIFAR-sized slice's parallelogram (4,811 first-layer lines) a leaf
+#: cost 30,000 sparse chain entries; in one of 64 pieces 1,700, and the piece walked 6x faster.
+#: Measured there, two threads: 800 lines 84 s (70 pieces), 500 57 s, 400 49 s (286 pieces),
+#: 250 52 s (705 pieces: the set-ups begin to weigh); one walk: 466 s.
+PIECE_LINES = 400
+
+#: reference-gate samples of a piece's set-up (the whole domain's: :data:`REF_SAMPLES`); the
+#: sample's forward pass is most of a set-up (0.36 of 0.42 s with 256 on the CIFAR-sized net;
+#: the parallelogram above: 57 s with 64 samples per piece, 49 s with 32, 47 s with 16)
+PIECE_SAMPLES = 32
 
 
 def supports(domain) -> bool:
@@ -89,10 +103,11 @@ def _domain_polygon(domain) -> np.ndarray:
     return poly
 
 
-def _setup(net, domain, poly):
+def _setup(net, domain, poly, samples=REF_SAMPLES):
     """Reference gates, the root slot (every later layer's maps at the reference gates), the
     rank-one chains, the fixed bits, and the units the walk sees (``ug``: each unstable unit's
-    pattern index, layer by layer from ``uoff``)."""
+    pattern index, layer by layer from ``uoff``), for the polygon ``poly`` of ``domain``
+    (``samples`` points of it choose the reference gates)."""
     H = len(net.hidden_widths)
     lin = net.linear_mask()
     first = None
@@ -100,7 +115,7 @@ def _setup(net, domain, poly):
         Z = poly @ net.weights[0].T + net.biases[0]
         first = (Z.min(axis=0), Z.max(axis=0))
     unstable, fixed = stability(*preactivation_bounds(net, domain, first), lin)
-    X = domain.sample(REF_SAMPLES, np.random.default_rng(0))
+    X = domain.sample(samples, np.random.default_rng(0))
     P = net.pattern(X)
     slopes = np.concatenate([np.full(w, s) for w, s in zip(net.hidden_widths, net.slopes)])
     active = np.where(unstable, P.mean(axis=0) >= 0.5, fixed)
@@ -137,6 +152,27 @@ def _setup(net, domain, poly):
     unoise = NOISE * np.concatenate([m[k] for m, k in zip(mag, kept)])
     return (np.ascontiguousarray(M0[kept[0]]), slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff,
             unoise)  # fixed: True on pass-through units
+
+
+class _Piece:
+    """A piece of the domain polygon, as much of a domain as :func:`_setup` reads: no L2 ball
+    (the piece's vertices bound the first layer; a disc is clipped by the walk) and uniform
+    samples (triangles of a fan, chosen by area)."""
+
+    l2_ball = None
+
+    def __init__(self, poly):
+        self.poly = poly
+
+    def sample(self, n, rng):
+        P = self.poly
+        a, b = P[1:-1] - P[0], P[2:] - P[0]
+        area = np.abs(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
+        t = rng.choice(len(area), size=n, p=area / area.sum())
+        u, v = rng.random(n), rng.random(n)
+        flip = u + v > 1
+        u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
+        return P[0] + u[:, None] * a[t] + v[:, None] * b[t]
 
 
 def _chain_matrix(blocks):
@@ -213,7 +249,7 @@ class Decision:
 
 def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=None, max_regions=None,
                          time_limit=None, tol=None, progress=None, keep_regions=True, decision=False,
-                         polygons=False, **ignored) -> RegionCount:
+                         polygons=False, pieces=None, **ignored) -> RegionCount:
     """Count the regions of a network with 2-D input in a bounded 2-D ``domain`` (the engines'
     common signature; no checkpoint).
 
@@ -225,9 +261,11 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
         points only (``result.stats["points"]``), for counts in the millions.
     decision: also compute the decision boundary (``result.decision``, a :class:`Decision`).
     polygons: keep each region's exact polygon (``result.polygons``, for pictures).
-    workers: threads; above 1 the domain is cut along first-layer lines into
-        :data:`PIECES_PER_WORKER` pieces per thread (:func:`cut_polygon`: the same leaves, so the
-        same regions, in piece order), walked in parallel; ``max_regions`` walks in one thread.
+    pieces: None (the default) cuts the domain along first-layer lines until no piece is crossed
+        by more than :data:`PIECE_LINES` of them (:func:`cut_polygon`: the same leaves, so the
+        same regions, in piece order), each piece walked with its own reference gates and units;
+        a number asks for that many pieces (1: one walk). ``max_regions`` makes one walk.
+    workers: threads walking the pieces (at least :data:`PIECES_PER_WORKER` pieces each).
     """
     from . import _planar_numba as nb
 
@@ -242,8 +280,7 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
     if H == 0:
         return _single(net, domain, t0)
     poly = _domain_polygon(domain)
-    M0, slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff, unoise = _setup(net, domain, poly)
-    ct, ctoff, sp_val, sp_idx, sp_ptr = _chain_arrays(CTs)
+    setup = _setup(net, domain, poly)
     ball = domain.l2_ball
     disc = np.array([ball[0][0], ball[0][1], ball[1]]) if ball is not None else np.zeros(3)
     stop_reason = None
@@ -259,17 +296,26 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
 
     tick.done = 0
 
-    def walk(piece):
+    def walk(piece, setup=None):
+        M0, slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff, unoise = setup or _setup(
+            net, _Piece(piece), piece, PIECE_SAMPLES)
+        ct, ctoff, sp_val, sp_idx, sp_ptr = _chain_arrays(CTs)
         return nb.walk(piece, disc, M0, slot0, rowoff, ct, ctoff, sp_val, sp_idx, sp_ptr, fixed, gref, gneg, ug, uoff,
                        unoise, float(tol_v), float(checks.inradius), float(checks.near), bool(keep_regions),
-                       bool(polygons),
-                       bool(decision), net.output_dim, int(max_regions or 0))
+                       bool(polygons), bool(decision), net.output_dim, int(max_regions or 0))
 
     workers = max(1, int(workers)) if max_regions is None else 1
-    pieces = cut_polygon(poly, M0, workers * PIECES_PER_WORKER, tol_v) if workers > 1 else [poly]
+    if max_regions is not None:
+        pieces = [poly]  # (one walk stops at exactly max_regions leaves)
+    elif pieces is None:
+        pieces = cut_polygon(poly, setup[0], workers * PIECES_PER_WORKER if workers > 1 else 1, tol_v, PIECE_LINES)
+    else:
+        pieces = cut_polygon(poly, setup[0], int(pieces), tol_v)
+    if ball is not None:  # pieces that miss the disc hold no region
+        pieces = [q for q in pieces if _meets_disc(q, disc)] or pieces[:1]
     nb._callback[0] = tick
     try:
-        outs = _walk_pieces(walk, pieces, workers, tick) if len(pieces) > 1 else [walk(poly)]
+        outs = _walk_pieces(walk, pieces, workers, tick) if len(pieces) > 1 else [walk(poly, setup)]
     finally:
         nb._callback[0] = None
     count, pts, pat, vtx, voff, crossed, segs, pairs, stopped, thin, near = _join(outs, polygons)
@@ -302,33 +348,54 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
     return res
 
 
-def cut_polygon(poly, lines, k, tol=TOL):
-    """About ``k`` convex pieces of ``poly`` cut along first-layer lines (``lines``: rows
-    ``(a_x, a_y, c)`` of the units that can cut, ``a . x + c = 0``): the largest piece is cut by
-    the line passing nearest its vertex centroid, until there are ``k`` or no line crosses.
+def cut_polygon(poly, lines, k=1, tol=TOL, max_lines=None):
+    """Convex pieces of ``poly`` cut along first-layer lines (``lines``: rows ``(a_x, a_y, c)``
+    of the units that can cut, ``a . x + c = 0``): while a piece is crossed by more than
+    ``max_lines`` lines (the most crossed first), or there are fewer than ``k`` pieces (the
+    largest first), a piece is cut by the crossing line passing nearest its vertex centroid.
 
     Exact for the count: every region lies on one side of every first-layer line, so each
     region of the polygon is a region of exactly one piece with the same polygon (the walk of a
     piece finds the cutting unit decided on it: its vertices on the line count on both sides),
     and the leaves of the pieces are the leaves of one walk."""
-    pieces = [poly]
     norms = np.hypot(lines[:, 0], lines[:, 1])
     ok = norms > 0
     A, c = lines[ok, :2] / norms[ok, None], lines[ok, 2] / norms[ok]
-    while len(pieces) < k:
-        areas = [polygon_area(p) for p in pieces]
-        i = int(np.argmax(areas))
-        P = pieces[i]
-        V = P @ A.T + c  # (vertices, lines), distances
+
+    def crossing(P):
+        V = P @ A.T + c  # (vertices, lines): signed distances
         scale = tol * (np.abs(P[:, :1] * A[:, 0]) + np.abs(P[:, 1:] * A[:, 1]) + np.abs(c))
-        crosses = ((V > scale).any(axis=0)) & ((V < -scale).any(axis=0))
-        if not crosses.any():
+        return np.flatnonzero((V > scale).any(axis=0) & (V < -scale).any(axis=0))
+
+    pieces, cross = [poly], [crossing(poly)]
+    while True:
+        counts = [len(x) for x in cross]
+        if max_lines is not None and max(counts) > max_lines:
+            i = int(np.argmax(counts))
+        elif len(pieces) < k:
+            i = int(np.argmax([polygon_area(p) if len(x) else -1.0 for p, x in zip(pieces, cross)]))
+        else:
             break
-        centre = P.mean(axis=0)
-        j = np.flatnonzero(crosses)[np.argmin(np.abs(A[crosses] @ centre + c[crosses]))]
-        halves = [clip_halfplane(P, A[j], -c[j]), clip_halfplane(P, -A[j], c[j])]
-        pieces[i:i + 1] = [h for h in halves if len(h) >= 3]
+        P, rows = pieces[i], cross[i]
+        if not len(rows):
+            break
+        j = rows[np.argmin(np.abs(A[rows] @ P.mean(axis=0) + c[rows]))]
+        halves = [h for h in (clip_halfplane(P, A[j], -c[j]), clip_halfplane(P, -A[j], c[j])) if len(h) >= 3]
+        pieces[i:i + 1] = halves
+        cross[i:i + 1] = [crossing(h) for h in halves]
     return pieces
+
+
+def _meets_disc(P, disc) -> bool:
+    """The convex polygon ``P`` (counter-clockwise) comes nearer than the radius to the disc's
+    centre: the centre is inside it, or an edge passes within the radius."""
+    c, r = disc[:2], disc[2]
+    E = np.roll(P, -1, axis=0) - P
+    D = c - P
+    if np.all(E[:, 0] * D[:, 1] - E[:, 1] * D[:, 0] >= 0):
+        return True
+    t = np.clip(np.einsum("ij,ij->i", D, E) / np.maximum(np.einsum("ij,ij->i", E, E), 1e-300), 0.0, 1.0)
+    return bool(np.min(np.hypot(*(D - t[:, None] * E).T)) < r)
 
 
 def _walk_pieces(walk, pieces, workers, tick):
