@@ -121,7 +121,9 @@ class Progress:
             return
         self.last = now
         rate = found / seconds if seconds > 0 else 0.0
-        if stage is not None:  # the subdivision's first layer: cells so far, neurons left
+        if stage is not None and frontier is None:  # the planar walk: regions so far
+            line = f"{stage}: {found} regions  {rate:,.0f} regions/s  {seconds:.1f} s"
+        elif stage is not None:  # the subdivision's first layer: cells so far, neurons left
             line = f"{stage}: {found} cells, {frontier} neurons left  {seconds:.1f} s"
         else:
             line = f"regions {found}  frontier {frontier}  {rate:,.0f} regions/s  {seconds:.1f} s"

@@ -28,11 +28,13 @@ def _dot_inf(W, v):
     return np.where(W == 0, 0.0, terms).sum(axis=1)
 
 
-def preactivation_bounds(net, domain, first_layer=None):
+def preactivation_bounds(net, domain, first_layer=None, splits=None):
     """Lists ``lo[l], hi[l]`` bounding layer ``l``'s pre-activations on the domain's closure.
 
     ``first_layer`` optionally replaces layer 1's exact support-function interval (used by
-    tighter LP-based variants that pass their own bounds for every layer).
+    tighter LP-based variants that pass their own bounds for every layer). ``splits``: a dict
+    that keeps each layer's positive and negative parts across calls on one network (the plane
+    walk bounds hundreds of pieces of one domain).
     """
     los, his = [], []
     for k, (W, b) in enumerate(zip(net.weights[:-1], net.biases[:-1])):
@@ -45,7 +47,12 @@ def preactivation_bounds(net, domain, first_layer=None):
         else:  # the previous layer's activation (its own slope and pass-through units)
             s, lin = net.slopes[k - 1], net.linear[k - 1]
             hl, hu = activate(los[-1], s, lin), activate(his[-1], s, lin)
-            Wp, Wn = (W.maximum(0), W.minimum(0)) if is_sparse(W) else (np.maximum(W, 0), np.minimum(W, 0))
+            if splits is not None and k in splits:
+                Wp, Wn = splits[k]
+            else:
+                Wp, Wn = (W.maximum(0), W.minimum(0)) if is_sparse(W) else (np.maximum(W, 0), np.minimum(W, 0))
+                if splits is not None:
+                    splits[k] = Wp, Wn
             lo = _dot_inf(Wp, hl) + _dot_inf(Wn, hu) + b
             hi = _dot_inf(Wp, hu) + _dot_inf(Wn, hl) + b
         los.append(np.asarray(lo, dtype=np.float64))

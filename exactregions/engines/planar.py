@@ -84,8 +84,9 @@ PIECE_LINES = 400
 
 #: reference-gate samples of a piece's set-up (the whole domain's: :data:`REF_SAMPLES`); the
 #: sample's forward pass is most of a set-up (0.36 of 0.42 s with 256 on the CIFAR-sized net;
-#: the parallelogram above: 57 s with 64 samples per piece, 49 s with 32, 47 s with 16)
-PIECE_SAMPLES = 32
+#: the parallelogram above: 57 s with 64 samples per piece, 49 s with 32, 47 s with 16; one
+#: thread, first 30 s: 2.96 million regions with 32, 3.11 million with 8)
+PIECE_SAMPLES = 16
 
 
 def supports(domain) -> bool:
@@ -103,18 +104,21 @@ def _domain_polygon(domain) -> np.ndarray:
     return poly
 
 
-def _setup(net, domain, poly, samples=REF_SAMPLES):
+def _setup(net, domain, poly, samples=REF_SAMPLES, shared=None):
     """Reference gates, the root slot (every later layer's maps at the reference gates), the
     rank-one chains, the fixed bits, and the units the walk sees (``ug``: each unstable unit's
     pattern index, layer by layer from ``uoff``), for the polygon ``poly`` of ``domain``
-    (``samples`` points of it choose the reference gates)."""
+    (``samples`` points of it choose the reference gates). ``shared``: a dict keeping what
+    depends on the network only (the layers' signed parts, the rounding floors) across the
+    set-ups of one count's pieces."""
+    shared = {} if shared is None else shared
     H = len(net.hidden_widths)
     lin = net.linear_mask()
     first = None
     if domain.l2_ball is None:  # layer 1 exactly from the polygon's vertices (no LP per unit)
         Z = poly @ net.weights[0].T + net.biases[0]
         first = (Z.min(axis=0), Z.max(axis=0))
-    unstable, fixed = stability(*preactivation_bounds(net, domain, first), lin)
+    unstable, fixed = stability(*preactivation_bounds(net, domain, first, shared.setdefault("splits", {})), lin)
     X = domain.sample(samples, np.random.default_rng(0))
     P = net.pattern(X)
     slopes = np.concatenate([np.full(w, s) for w, s in zip(net.hidden_widths, net.slopes)])
@@ -146,9 +150,12 @@ def _setup(net, domain, poly, samples=REF_SAMPLES):
         CTs.append(_chain_matrix(blocks))
     # the rounding floor of each unit: NOISE times the sum of the absolute terms any of its
     # coefficients can be built from (|W| times the previous layer's bound, gates at most 1)
-    mag = [np.abs(M0).sum(axis=1)]
-    for l in range(1, H):
-        mag.append(absolute(net.weights[l]) @ mag[-1] + np.abs(net.biases[l]))
+    mag = shared.get("mag")
+    if mag is None:
+        mag = [np.abs(M0).sum(axis=1)]
+        for l in range(1, H):
+            mag.append(absolute(net.weights[l]) @ mag[-1] + np.abs(net.biases[l]))
+        shared["mag"] = mag
     unoise = NOISE * np.concatenate([m[k] for m, k in zip(mag, kept)])
     return (np.ascontiguousarray(M0[kept[0]]), slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff,
             unoise)  # fixed: True on pass-through units
@@ -280,7 +287,8 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
     if H == 0:
         return _single(net, domain, t0)
     poly = _domain_polygon(domain)
-    setup = _setup(net, domain, poly)
+    shared = {}
+    setup = _setup(net, domain, poly, shared=shared)
     ball = domain.l2_ball
     disc = np.array([ball[0][0], ball[0][1], ball[1]]) if ball is not None else np.zeros(3)
     stop_reason = None
@@ -298,7 +306,7 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
 
     def walk(piece, setup=None):
         M0, slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff, unoise = setup or _setup(
-            net, _Piece(piece), piece, PIECE_SAMPLES)
+            net, _Piece(piece), piece, PIECE_SAMPLES, shared)
         ct, ctoff, sp_val, sp_idx, sp_ptr = _chain_arrays(CTs)
         return nb.walk(piece, disc, M0, slot0, rowoff, ct, ctoff, sp_val, sp_idx, sp_ptr, fixed, gref, gneg, ug, uoff,
                        unoise, float(tol_v), float(checks.inradius), float(checks.near), bool(keep_regions),
