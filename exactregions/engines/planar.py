@@ -79,7 +79,9 @@ PIECES_PER_WORKER = 8
 #: reference states: on the CIFAR-sized slice's parallelogram (4,811 first-layer lines) a leaf
 #: cost 30,000 sparse chain entries; in one of 64 pieces 1,700, and the piece walked 6x faster.
 #: Measured there, two threads: 800 lines 84 s (70 pieces), 500 57 s, 400 49 s (286 pieces),
-#: 250 52 s (705 pieces: the set-ups begin to weigh); one walk: 466 s.
+#: 250 52 s (705 pieces: the set-ups begin to weigh); one walk: 466 s. One thread, 16 samples:
+#: 400 lines 87 s, 300 80 s, 200 88 s; but the LeNet box 4.2 s at 400, 4.5 s at 300 (its leaves
+#: are cheaper, so a set-up needs more of them to pay).
 PIECE_LINES = 400
 
 #: reference-gate samples of a piece's set-up (the whole domain's: :data:`REF_SAMPLES`); the
