@@ -315,6 +315,11 @@ def test_maxpool_conv_net_with_zero_background_equals_the_bfs():
     bfs = count_regions(net, plane, engine="bfs")
     assert planar.activation_regions == bfs.activation_regions == 1827
     assert _patterns(planar) == _patterns(bfs)
+    # cut into pieces with their own set-ups, in two threads: the same max-pool regions (a region
+    # of the max may span cells of several pieces: they merge by key after the walk)
+    cut = count_regions(net, plane, engine="planar", pieces=12, workers=2)
+    assert cut.stats["pieces"] > 1 and cut.stats["cells"] == planar.stats["cells"]
+    assert _patterns(cut) == _patterns(bfs)
 
 
 @pytest.mark.parametrize("eps, thin", [(2e-8, True), (1e-6, False)])
