@@ -316,16 +316,16 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
 
     workers = max(1, int(workers)) if max_regions is None else 1
     if max_regions is not None:
-        pieces = [poly]  # (one walk stops at exactly max_regions leaves)
+        parts = [poly]  # (one walk stops at exactly max_regions leaves)
     elif pieces is None:
-        pieces = cut_polygon(poly, setup[0], workers * PIECES_PER_WORKER if workers > 1 else 1, tol_v, PIECE_LINES)
+        parts = cut_polygon(poly, setup[0], workers * PIECES_PER_WORKER if workers > 1 else 1, tol_v, PIECE_LINES)
     else:
-        pieces = cut_polygon(poly, setup[0], int(pieces), tol_v)
+        parts = cut_polygon(poly, setup[0], int(pieces), tol_v)
     if ball is not None:  # pieces that miss the disc hold no region
-        pieces = [q for q in pieces if _meets_disc(q, disc)] or pieces[:1]
+        parts = [q for q in parts if _meets_disc(q, disc)] or parts[:1]
     nb._callback[0] = tick
     try:
-        outs = _walk_pieces(walk, pieces, workers, tick) if len(pieces) > 1 else [walk(poly, setup)]
+        outs = _walk_pieces(walk, parts, workers, tick) if len(parts) > 1 else [walk(poly, setup)]
     finally:
         nb._callback[0] = None
     count, pts, pat, vtx, voff, crossed, segs, pairs, stopped, thin, near = _join(outs, polygons)
@@ -335,14 +335,14 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
     if keep_regions:
         regions = [PackedRegion(p, net.n_hidden, x, float("nan"), None) for p, x in zip(pat, pts)]
     stats = {"seconds": time.perf_counter() - t0, "lp_solves": 0, "qp_solves": 0, "engine": "planar",
-             "workers": workers, "pieces": len(pieces), "scheduler": None,
+             "workers": workers, "pieces": len(parts), "scheduler": None,
              "regions_per_second": count / max(time.perf_counter() - t0, 1e-9)}
     if not keep_regions:
         stats["points"] = pts
     # slivers: the BFS notes each region thinner than Tolerances.near; here one line for all of them
     slivers = [f"near-thin leaves (inradius at most {checks.near:g}): {near}, of which {thin} at most "
                f"{checks.inradius:g} were skipped as thin; a sliver within rounding of that threshold can fall "
-               "on either side of it under another split order (workers=)"] if near else []
+               "on either side of it under another split order (another pieces=)"] if near else []
     numerics = {"tolerances": {"vertex_on_line": tol_v, "inradius": checks.inradius, "near": checks.near},
                 "thin_regions_skipped": int(thin), "near_thin_leaves": int(near), "near_degenerate": slivers,
                 "seed_perturbed": None,
