@@ -80,6 +80,18 @@ def clip_disc(poly: np.ndarray, center, radius: float) -> np.ndarray:
     return np.array(out)
 
 
+def meets_disc(poly: np.ndarray, center, radius: float) -> bool:
+    """Whether the convex polygon (counter-clockwise) comes nearer than ``radius`` to ``center``:
+    the centre is inside it, or an edge passes within the radius."""
+    c = np.asarray(center, float)
+    if _contains_convex(poly, c):
+        return True
+    E = np.roll(poly, -1, axis=0) - poly
+    D = c - poly
+    t = np.clip(np.einsum("ij,ij->i", D, E) / np.maximum(np.einsum("ij,ij->i", E, E), 1e-300), 0.0, 1.0)
+    return bool(np.min(np.hypot(*(D - t[:, None] * E).T)) < radius)
+
+
 def _contains_convex(poly, p):
     edges = np.roll(poly, -1, axis=0) - poly
     rel = p - poly

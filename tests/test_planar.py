@@ -454,12 +454,13 @@ def test_pieces_with_their_own_set_up_find_the_regions_of_one_walk(monkeypatch):
 
 
 def test_a_piece_samples_inside_itself_and_pieces_off_the_disc_are_found():
-    from exactregions.engines.planar import _meets_disc, _Piece
+    from exactregions.engines.planar import _Piece
+    from exactregions.polygons import meets_disc
 
     tri = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
     X = _Piece(tri).sample(500, np.random.default_rng(0))
     assert np.all(X >= 0) and np.all(X[:, 0] / 2 + X[:, 1] <= 1 + 1e-12)
     assert X[:, 0].mean() == pytest.approx(2 / 3, abs=0.06)  # uniform: the centroid's x
-    assert _meets_disc(tri, np.array([0.5, 0.2, 0.01]))  # centre inside
-    assert _meets_disc(tri, np.array([1.0, -0.5, 0.6]))  # an edge within the radius
-    assert not _meets_disc(tri, np.array([3.0, 3.0, 1.0]))
+    assert meets_disc(tri, [0.5, 0.2], 0.01)  # centre inside
+    assert meets_disc(tri, [1.0, -0.5], 0.6)  # an edge within the radius
+    assert not meets_disc(tri, [3.0, 3.0], 1.0)

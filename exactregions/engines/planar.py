@@ -43,7 +43,7 @@ import numpy as np
 from ..domains import Ball
 from ..intervals import preactivation_bounds, stability
 from ..network import absolute, is_sparse
-from ..polygons import clip_halfplane, polygon_area
+from ..polygons import clip_halfplane, meets_disc, polygon_area
 from ..result import PackedRegion, Region, RegionCount
 from .region import Tolerances
 from .verify import verify_count
@@ -322,7 +322,7 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
     else:
         parts = cut_polygon(poly, setup[0], int(pieces), tol_v)
     if ball is not None:  # pieces that miss the disc hold no region
-        parts = [q for q in parts if _meets_disc(q, disc)] or parts[:1]
+        parts = [q for q in parts if meets_disc(q, *ball)] or parts[:1]
     nb._callback[0] = tick
     try:
         outs = _walk_pieces(walk, parts, workers, tick) if len(parts) > 1 else [walk(poly, setup)]
@@ -394,18 +394,6 @@ def cut_polygon(poly, lines, k=1, tol=TOL, max_lines=None):
         pieces[i:i + 1] = halves
         cross[i:i + 1] = [crossing(h) for h in halves]
     return pieces
-
-
-def _meets_disc(P, disc) -> bool:
-    """The convex polygon ``P`` (counter-clockwise) comes nearer than the radius to the disc's
-    centre: the centre is inside it, or an edge passes within the radius."""
-    c, r = disc[:2], disc[2]
-    E = np.roll(P, -1, axis=0) - P
-    D = c - P
-    if np.all(E[:, 0] * D[:, 1] - E[:, 1] * D[:, 0] >= 0):
-        return True
-    t = np.clip(np.einsum("ij,ij->i", D, E) / np.maximum(np.einsum("ij,ij->i", E, E), 1e-300), 0.0, 1.0)
-    return bool(np.min(np.hypot(*(D - t[:, None] * E).T)) < r)
 
 
 def _walk_pieces(walk, pieces, workers, tick):
