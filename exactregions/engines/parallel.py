@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..network import is_sparse
+
 __all__ = ["run_plan", "run_pieces", "split_domain", "fingerprint", "fingerprint_of"]
 
 _WORKER = None  # (plan, regions wanted) of a worker process (inherited by fork, or set by _init_worker)

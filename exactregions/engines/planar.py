@@ -306,8 +306,8 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
 
     tick.done = 0
 
-    def walk(piece, setup=None):
-        M0, slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff, unoise = setup or _setup(
+    def walk(piece, given=None):  # (given: a set-up already made, else the piece's own)
+        M0, slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff, unoise = given or _setup(
             net, _Piece(piece), piece, PIECE_SAMPLES, shared)
         ct, ctoff, sp_val, sp_idx, sp_ptr = _chain_arrays(CTs)
         return nb.walk(piece, disc, M0, slot0, rowoff, ct, ctoff, sp_val, sp_idx, sp_ptr, fixed, gref, gneg, ug, uoff,
@@ -325,10 +325,11 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
         parts = [q for q in parts if meets_disc(q, *ball)] or parts[:1]
     nb._callback[0] = tick
     try:
-        outs = _walk_pieces(walk, parts, workers, tick) if len(parts) > 1 else [walk(poly, setup)]
+        outs, skipped = _walk_pieces(walk, parts, workers, tick) if len(parts) > 1 else ([walk(poly, setup)], False)
     finally:
         nb._callback[0] = None
     count, pts, pat, vtx, voff, crossed, segs, pairs, stopped, thin, near = _join(outs, polygons)
+    stopped = stopped or skipped
     if stopped and stop_reason is None:
         stop_reason = f"max_regions {max_regions}"
     regions = []
@@ -398,8 +399,8 @@ def cut_polygon(poly, lines, k=1, tol=TOL, max_lines=None):
 
 def _walk_pieces(walk, pieces, workers, tick):
     """Walk the pieces in ``workers`` threads (the compiled walk releases the GIL), largest
-    first, one piece at a time per thread; the outputs in piece order. After a stop (time limit)
-    no further piece starts and the outputs say "stopped"."""
+    first, one piece at a time per thread: the outputs of the pieces walked, in piece order, and
+    whether some were not (after a stop, the time limit, no further piece starts)."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -419,10 +420,7 @@ def _walk_pieces(walk, pieces, workers, tick):
 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(run, order))
-    if any(o is None for o in outs):  # pieces left: the walk stopped
-        outs = [o for o in outs if o is not None]
-        outs[0] = outs[0][:8] + (1,) + outs[0][9:]
-    return outs
+    return [o for o in outs if o is not None], any(o is None for o in outs)
 
 
 def _join(outs, polygons):
