@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import tempfile
 
-import networkx as nx
 import numpy as np
 
 from .engines.region import Tolerances, neuron_rows
@@ -58,6 +57,8 @@ def plot_regions(result, path=None, function: bool = False, points=None, point_l
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.collections import PolyCollection
+
+    import networkx as nx
 
     polys = region_polygons(result)
     if result.edges or not result.polygons:

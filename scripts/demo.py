@@ -57,13 +57,13 @@ def main():
         for c in pts:
             for r in (0.1, 0.3):
                 ball = Ball(c, r)
-                res = count_regions(net, ball)
+                res = count_regions(net, ball, engine="bfs")  # the BFS gives linear regions
                 b = {m: local_bound(net, ball, m).value for m in ("local", "local_lp", "hybrid")}
                 label = f"{kind} ({c[0]:+.2f},{c[1]:+.2f})"
                 print(f"{label:<24}{r:>7.2f}{res.label():>9}{res.linear_regions:>8}{res.stats['seconds']:>9.3f}"
                       f"{b['local']:>9,}{b['local_lp']:>10,}{b['hybrid']:>8,}")
     lo, hi = X.min(0) - 0.5, X.max(0) + 0.5
-    res = count_regions(net, Box(lo, hi))
+    res = count_regions(net, Box(lo, hi), engine="bfs")
     print(f"\nwhole data range box: {res.label()} activation regions, {res.linear_regions} linear, "
           f"{res.stats['seconds']:.2f} s ({res.activation_regions / res.stats['seconds']:.0f} regions/s)")
     c = train_pts[0]

@@ -30,7 +30,7 @@ def test_growing_ball_and_box_rise_to_zaslavsky():
 @pytest.mark.parametrize("L", [1, 2, 3, 4, 5])
 def test_sawtooth_has_2_pow_L_regions(L):
     net, dom = sawtooth(L)
-    res = count_regions(net, dom)
+    res = count_regions(net, dom, engine="bfs")
     assert res.activation_regions == 2 ** L
     assert res.linear_regions == 2 ** L
     wide = count_regions(net, Box(-1, 2, dim=1)).activation_regions
@@ -197,7 +197,7 @@ def test_centre_of_ball_outside_the_clip_box():
 
 def test_seed_on_a_hyperplane_is_moved():
     net = _lines([[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0])  # both lines through the centre
-    res = count_regions(net, Ball([0.0, 0.0], 1.0))
+    res = count_regions(net, Ball([0.0, 0.0], 1.0), engine="bfs")
     assert res.activation_regions == 4
     assert res.numerics["seed_perturbed"] is not None
 
@@ -205,7 +205,7 @@ def test_seed_on_a_hyperplane_is_moved():
 def test_linear_regions_merge_regions_with_one_affine_map():
     # the output ignores neuron 2, so regions on either side of its line share an affine map
     net = Network([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0]]], [[0.0, 0.0], [0.0]])
-    res = count_regions(net, Whole(2))
+    res = count_regions(net, Whole(2), engine="bfs")
     assert res.activation_regions == 4
     assert res.linear_regions == 2
 
@@ -213,7 +213,7 @@ def test_linear_regions_merge_regions_with_one_affine_map():
 def test_max_regions_gives_a_labelled_lower_bound():
     net = random_net(2, [10, 10], seed=1)
     full = count_regions(net, Box(-1, 1, dim=2))
-    part = count_regions(net, Box(-1, 1, dim=2), max_regions=10)
+    part = count_regions(net, Box(-1, 1, dim=2), max_regions=10, engine="bfs")
     assert not part.complete and part.activation_regions == 10 < full.activation_regions
     assert "lower bound" in part.label() and part.linear_regions is None
     assert part.to_dict()["lower_bound"] is True
@@ -221,8 +221,8 @@ def test_max_regions_gives_a_labelled_lower_bound():
 
 def test_deterministic_order():
     net = random_net(2, [8, 8], seed=2)
-    a = count_regions(net, Ball([0.0, 0.0], 0.8))
-    b = count_regions(net, Ball([0.0, 0.0], 0.8))
+    a = count_regions(net, Ball([0.0, 0.0], 0.8), engine="bfs")
+    b = count_regions(net, Ball([0.0, 0.0], 0.8), engine="bfs")
     assert [r.pattern.tobytes() for r in a.regions] == [r.pattern.tobytes() for r in b.regions]
     assert sorted(a.graph.edges) == sorted(b.graph.edges)
 
@@ -231,7 +231,7 @@ def test_regions_tile_the_domain():
     """Every sampled point's pattern is a counted region, and every region's point has its pattern."""
     net = random_net(3, [8, 6], seed=17)
     dom = Ball([0.1, 0.0, -0.1], 0.8)
-    res = count_regions(net, dom)
+    res = count_regions(net, dom, engine="bfs")
     found = {r.pattern.tobytes() for r in res.regions}
     X = dom.sample(30000, np.random.default_rng(3))
     assert {p.tobytes() for p in net.pattern(X)} <= found

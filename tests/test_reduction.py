@@ -71,7 +71,7 @@ def test_rank_follows_the_first_layer():
 
 def test_points_and_affine_maps_are_in_the_original_space():
     net, ball = CASES[3][1], CASES[3][2]
-    res = count_regions(net, ball)
+    res = count_regions(net, ball, engine="bfs")
     assert res.stats["reduction"]["input_dim"] == 40
     for reg in res.regions:
         assert reg.point.shape == (40,)

@@ -36,7 +36,7 @@ def test_ground_truth_tiny_grid_reproduces_direct_counts_and_resumes(tmp_path):
         net = load_npz(tmp_path / row["model_file"])
         c = np.array([float(v) for v in row["centre"].split(";")])
         dom = Ball(c, float(row["radius"]))
-        res = count_regions(net, dom)
+        res = count_regions(net, dom, engine="bfs")
         assert int(row["activation_regions"]) == res.activation_regions
         assert int(row["linear_regions"]) == res.linear_regions and row["complete"] == "True"
         b = all_bounds(net, dom)

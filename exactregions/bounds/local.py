@@ -305,7 +305,7 @@ def hybrid_bound(net: Network, domain, k: int | None = None, max_regions: int = 
         nk = net.hidden_widths[k - 1]
         trunc = Network(list(net.weights[:k]) + [np.eye(nk)], list(net.biases[:k]) + [np.zeros(nk)],
                         net.slopes[:k], net.linear[:k])
-        res = count_regions(trunc, domain, max_regions=max_regions, time_limit=time_limit)
+        res = count_regions(trunc, domain, engine="bfs", max_regions=max_regions, time_limit=time_limit)
         if not res.complete:
             return Bound("hybrid", None, [f"first {k} layers: more than {res.activation_regions} regions (stopped)"],
                          note="incomplete count of the first layers: no bound", seconds=time.perf_counter() - t)

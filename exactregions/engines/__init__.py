@@ -46,19 +46,20 @@ def auto_engine(domain, net=None) -> str:
     return "subdivision" if domain.dim <= AUTO_SUBDIVISION_MAX_DIM[kind] else "bfs"
 
 
-def count_regions(net, domain, *, engine: str | None = None, reduce: bool = True, workers: int = 1,
+def count_regions(net, domain, *, engine: str = "auto", reduce: bool = True, workers: int = 1,
                   scheduler: str | None = None, checkpoint=None, input_shape=None, **kwargs) -> RegionCount:
     """Count the full-dimensional activation regions of ``net`` meeting the open ``domain``.
 
     net: a :class:`~exactregions.network.Network`, a torch ``nn.Module`` (``input_shape``
         without the batch axis where one is needed) or a model file path.
-    engine: ``"bfs"`` (the default, except with ``decision`` or ``polygons``: the general LP
-        traversal, with the adjacency graph, linear regions and affine maps), ``"planar"`` (2-D
-        domains and plane slices: wide and degenerate nets, ``decision=True`` for the decision
-        boundary, ``polygons=True`` for each region's polygon), ``"subdivision"`` (vectorised, no LP, polytope domains and L2
-        balls; patterns and points only), or ``"auto"`` (:func:`auto_engine`: the one measured
-        faster for the domain's kind and dimension; the BFS when the subdivision meets a
-        degenerate configuration, noted in ``numerics["engine_note"]``).
+    engine: ``"auto"`` (the default: :func:`auto_engine`, the one measured faster for the
+        domain's kind and dimension; the BFS when the subdivision meets a degenerate
+        configuration, noted in ``numerics["engine_note"]``), ``"bfs"`` (the general LP
+        traversal, the one engine that gives the adjacency graph, linear regions and affine
+        maps), ``"planar"`` (2-D domains and plane slices: wide and degenerate nets,
+        ``decision=True`` for the decision boundary, ``polygons=True`` for each region's
+        polygon) or ``"subdivision"`` (vectorised, no LP, polytope domains and L2 balls in low
+        dimension; patterns and points only).
     reduce: count an L2 ball or the whole space in the row space of the first layer
         (:mod:`exactregions.reduction`: exact; the result is in the original space and
         ``stats["reduction"]`` says ``reduced_dim``); False counts in the original dimension.
@@ -77,8 +78,6 @@ def count_regions(net, domain, *, engine: str | None = None, reduce: bool = True
     result's network, domain and points are in plane coordinates; ``result.slice`` is the plane).
     """
     net = as_network(net, input_shape)
-    if engine is None:
-        engine = "planar" if kwargs.get("decision") or kwargs.get("polygons") else "bfs"
     if net.pool_tree.size:  # regions are merged by pattern below: keep the patterns
         kwargs["keep_regions"] = True
     return merge_pool_regions(_dispatch(net, domain, engine=engine, reduce=reduce, workers=workers,
