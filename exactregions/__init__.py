@@ -23,8 +23,7 @@ from .network import Network, NetworkError, as_network, random_network
 from .oracle import SolverError
 from .plot import plot_regions, region_polygons
 from .result import Region, RegionCount, VerifyReport
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     # networks and models

@@ -12,12 +12,14 @@ import sys
 
 from .cli_analysis import add_analysis_commands
 from .cli_bounds import add_bound_commands
-from .cli_common import Progress, UsageError, Parser, model_from_args, protect_negatives, add_domain_args, domain_from_args
+from .cli_common import (Progress, UsageError, Parser, add_common_args, add_domain_args, add_model_arg, domain_from_args,
+                         model_from_args, protect_negatives)
 from .domains import Ball, DomainError, Plane
 from .engines import Tolerances, count_regions
 from .io import ModelError
 from .network import NetworkError
 from .oracle import SolverError
+from . import __version__
 
 EXIT_USAGE = 2
 
@@ -136,15 +138,15 @@ def cmd_plot(args):
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="exactregions", description="Exact linear-region counts of ReLU networks.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     c = sub.add_parser("count", help="count the activation regions meeting a domain")
-    c.add_argument("model", help="model file: .npz or saved torch module (.pt)")
+    add_model_arg(c)
     add_domain_args(c)
+    add_common_args(c, time_help="stop after S seconds (the count is then a labelled lower bound)")
     c.add_argument("--ball-method", default="exact", choices=["exact", "outer", "inner"],
                    help="exact L2 ball (default), or its circumscribed box / inscribed cross-polytope")
-    c.add_argument("--json", action="store_true", help="one JSON object on stdout")
     c.add_argument("--max-regions", type=int, default=None, help="stop after N regions (count becomes a lower bound)")
-    c.add_argument("--time-limit", type=float, default=None, help="stop after S seconds (lower bound)")
     c.add_argument("--tol", type=float, default=Tolerances().inradius,
                    help="inradius/facet tolerance (default %(default)g)")
     c.add_argument("--verify", action="store_true", help="re-check completeness with one LP per row")
@@ -176,10 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "400 of them; 1: one walk)")
     c.add_argument("--checkpoint", help="folder that makes the run resumable (subdivision: finished batches and "
                    "region shards; bfs: visited set, frontier, regions); rerun the same command to resume")
-    c.add_argument("--quiet", action="store_true", help="no progress on stderr")
     c.set_defaults(func=cmd_count)
     pl = sub.add_parser("plot", help="draw the regions of a 2-D input as exact polygons (PNG)")
-    pl.add_argument("model", help="model file: .npz or saved torch module (.pt)")
+    add_model_arg(pl)
     add_domain_args(pl, whole=False)
     pl.add_argument("-o", "--output", required=True, help="PNG file to write")
     pl.add_argument("--function", action="store_true", help="shade by the network's output")
@@ -212,6 +213,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("exactregions: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`exactregions ... | head`): no traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

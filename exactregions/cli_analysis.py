@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 
 from .analysis import lipschitz, output_range, robust
-from .cli_common import Progress, UsageError, add_domain_args, domain_from_args, model_from_args
+from .cli_common import (Progress, UsageError, add_common_args, add_domain_args, add_model_arg, domain_from_args,
+                         model_from_args)
 
 EXIT_ROBUST, EXIT_NOT_ROBUST, EXIT_UNKNOWN = 0, 10, 3
 
@@ -32,14 +33,11 @@ def add_analysis_commands(sub):
             ("robust", "exact robustness verdict: is the class the top output everywhere in the domain? "
                        "(exit 0 robust, 10 not robust, 3 unknown)", extra_robust, cmd_robust)):
         p = sub.add_parser(name, help=help_)
-        p.add_argument("model", help="model file (.npz, .onnx or .pt)")
+        add_model_arg(p)
         add_domain_args(p)
         if extra is not None:
             extra(p)
-        p.add_argument("--json", action="store_true", help="one JSON object on stdout")
-        p.add_argument("--time-limit", type=float, default=None,
-                       help="stop the region count after S seconds (the answer is then a bound, labelled)")
-        p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+        add_common_args(p, time_help="stop after S seconds (the answer is then a bound, labelled; robust: unknown)")
         p.set_defaults(func=func)
 
 

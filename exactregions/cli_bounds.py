@@ -6,13 +6,14 @@ import json
 
 from .bounds.compare import ALL_METHODS, all_bounds, compare
 from .bounds.global_bounds import GLOBAL_METHODS
-from .cli_common import Progress, UsageError, add_domain_args, domain_from_args, model_from_args
+from .cli_common import (Progress, UsageError, add_common_args, add_domain_args, add_model_arg, domain_from_args,
+                         model_from_args)
 
 
 def add_bound_commands(sub):
 
     b = sub.add_parser("bound", help="analytical upper bounds (global, or local to a domain)")
-    b.add_argument("model", nargs="?", help="model file (.npz or .pt); omit with --arch")
+    add_model_arg(b, optional=True, extra="; omit it with --arch")
     b.add_argument("--arch", help="architecture only: input width, then hidden widths (e.g. 784,11,11)")
     g = b.add_mutually_exclusive_group()
     g.add_argument("--ball", nargs=2, metavar=("C", "R"), help="ball centre and radius")
@@ -24,16 +25,15 @@ def add_bound_commands(sub):
     m.add_argument("--method", choices=ALL_METHODS, help="one method")
     m.add_argument("--all", action="store_true", help="every method (the default)")
     b.add_argument("--derivation", action="store_true", help="print each bound's per-layer derivation")
-    b.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    add_common_args(b, time_help="stop the hybrid bound's exact count of the first layers after S seconds (it "
+                                 "then gives no bound)")
     b.set_defaults(func=cmd_bound)
 
     c = sub.add_parser("compare", help="exact count next to every bound, with ratios")
-    c.add_argument("model", help="model file (.npz or .pt)")
+    add_model_arg(c)
     add_domain_args(c)
-    c.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    add_common_args(c, time_help="stop the exact count after S seconds (a labelled lower bound)")
     c.add_argument("--max-regions", type=int, default=None, help="stop the exact count after N regions")
-    c.add_argument("--time-limit", type=float, default=None, help="stop the exact count after S seconds")
-    c.add_argument("--quiet", action="store_true", help="no progress on stderr")
     c.set_defaults(func=cmd_compare)
 
 
@@ -58,7 +58,7 @@ def cmd_bound(args):
         if args.ball or args.box or args.whole:
             domain = domain_from_args(args, target.input_dim)
         methods = [args.method] if args.method else ALL_METHODS
-    bounds = all_bounds(target, domain, methods)
+    bounds = all_bounds(target, domain, methods, time_limit=args.time_limit)
     if args.json:
         out = {"bounds": {m: b.value for m, b in bounds.items()},
                "domain": domain.to_dict() if domain is not None else None}

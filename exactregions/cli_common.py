@@ -24,6 +24,25 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+#: the help text of every MODEL argument: each format the loaders read
+MODEL_HELP = "model file: .npz, .onnx, or a torch file (.pt, .pth)"
+
+
+def add_model_arg(p: argparse.ArgumentParser, optional: bool = False, extra: str = ""):
+    """The MODEL positional argument and ``--input-shape``, the same on every subcommand."""
+    p.add_argument("model", nargs="?" if optional else None, help=MODEL_HELP + extra)
+    p.add_argument("--input-shape", help="input shape without the batch axis (e.g. 1,8,8), for convolutional "
+                                         "torch models")
+
+
+def add_common_args(p: argparse.ArgumentParser, *, time_help: str = "stop after S seconds (the result is then a "
+                                                                     "labelled bound)"):
+    """``--json``, ``--time-limit`` and ``--quiet``: the options every subcommand takes alike."""
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S", help=time_help)
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
 _NEGATIVE = re.compile(r"^-(\d|\.\d)")
 
 
@@ -72,7 +91,6 @@ def add_domain_args(p: argparse.ArgumentParser, whole=True):
     p.add_argument("--radius", type=float, help="with --plane: a disc of this radius around the points' centroid")
     p.add_argument("--parallelogram", action="store_true",
                    help="with --plane: the parallelogram with corners P0, P1, P2 (default: a box around them)")
-    p.add_argument("--input-shape", help="input shape without batch (e.g. 1,8,8) for convolutional torch models")
     p.add_argument("--norm", default="2", choices=["2", "1", "inf"], help="ball norm (default 2, exact)")
     p.add_argument("--clip", nargs=2, metavar=("LO", "HI"), help="clip the ball to this box")
 

@@ -18,7 +18,7 @@ import numpy as np
 from .network import as_array
 from .oracle import Oracle, PolytopeLP
 
-__all__ = ["Domain", "Ball", "Box", "Polytope", "Whole", "Segment", "Plane", "DomainError"]
+__all__ = ["Domain", "Ball", "Box", "Polytope", "Whole", "Segment", "Plane", "DomainError", "check_dimension"]
 
 # L1 balls are written as 2^d half-spaces; refuse beyond this dimension.
 MAX_L1_DIM = 12
@@ -26,6 +26,14 @@ MAX_L1_DIM = 12
 
 class DomainError(ValueError):
     """A domain's parameters are invalid (shape, finiteness, emptiness)."""
+
+
+def check_dimension(domain, input_dim: int, what: str = "domain") -> None:
+    """Raise :class:`DomainError` unless ``domain`` (anything with a ``dim``) lives in the
+    network's input space of dimension ``input_dim``: the one check of every entry point."""
+    if domain.dim != input_dim:
+        raise DomainError(f"{what} has dimension {domain.dim} but the network takes {input_dim} inputs: give "
+                          f"{input_dim} coordinates (a flattened input)")
 
 
 def _vector(name, v, dim=None) -> np.ndarray:

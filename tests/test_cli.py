@@ -117,3 +117,66 @@ def test_console_script_runs_as_a_process(tmp_path):
     p = subprocess.run([sys.executable, "-m", "exactregions.cli", "count", "nope.npz", "--whole"],
                        capture_output=True, text=True)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
+
+
+def test_version_flag(capsys):
+    import exactregions
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"exactregions {exactregions.__version__}"
+
+
+@pytest.mark.parametrize("command", ["count", "plot", "bound", "compare", "range", "lipschitz", "robust"])
+def test_every_subcommand_names_every_model_format_and_takes_the_common_options(command, capsys):
+    from exactregions.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    text = sub.format_help()
+    for fmt in (".npz", ".onnx", ".pt"):
+        assert fmt in text
+    for option in ("--input-shape", "--quiet", "--time-limit"):
+        assert option in text
+    if command != "plot":
+        assert "--json" in text
+
+
+def test_bound_takes_quiet_and_a_time_limit(capsys):
+    code, out, err = run(capsys, "bound", NET, "--ball", "0.1,-0.2", "0.7", "--method", "hybrid", "--quiet",
+                         "--time-limit", "30", "--json")
+    assert code == 0 and err == ""
+    assert json.loads(out)["bounds"]["hybrid"] >= 24  # the exact count in that ball is 24
+
+
+def test_derivation_numbers_each_layer_once(capsys):
+    code, out, _ = run(capsys, "bound", str(DATA / "d2_16x16.npz"), "--ball", "0,0", "0.5", "--method", "local_t1",
+                       "--derivation")
+    assert code == 0
+    dp_lines = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("layer ") and "n=" in ln]
+    assert [ln.split(":")[0] for ln in dp_lines] == ["layer 2"]  # layer 1 is counted exactly by T1
+
+
+def test_a_wrong_dimension_is_a_domain_error_in_python():
+    from exactregions import Ball, DomainError, Plane, Segment, count_regions
+    from exactregions.io import load_npz
+
+    net = load_npz(NET)
+    for domain in (Ball([0.0, 0.0, 0.0], 1.0), Segment([0.0, 0.0, 0.0], [1.0, 0.0, 0.0]),
+                   Plane([0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])):
+        for engine in ("auto", "bfs"):
+            with pytest.raises(DomainError, match="has dimension 3 but the network takes 2 inputs"):
+                count_regions(net, domain, engine=engine)
+
+
+def test_a_closed_pipe_gives_no_traceback():
+    import os
+
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before the first line is written (`... | head` after it exits)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "exactregions.cli", "bound", NET, "--ball", "0,0", "0.5"],
+                              stdout=w, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(w)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr

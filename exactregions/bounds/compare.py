@@ -15,9 +15,10 @@ __all__ = ["ALL_METHODS", "all_bounds", "compare", "Comparison"]
 ALL_METHODS = list(GLOBAL_METHODS) + list(LOCAL_METHODS) + ["hybrid"]
 
 
-def all_bounds(net, domain=None, methods=None) -> dict[str, Bound]:
+def all_bounds(net, domain=None, methods=None, time_limit: float | None = None) -> dict[str, Bound]:
     """Every bound method on ``net`` (and ``domain`` for the local ones); a method that does
-    not apply (a local bound without a domain) has value None."""
+    not apply (a local bound without a domain) has value None. ``time_limit`` bounds the
+    hybrid bound's exact count of the first layers (its default otherwise)."""
     out = {}
     net = network_or_architecture(net)
     for m in methods or ALL_METHODS:
@@ -26,7 +27,8 @@ def all_bounds(net, domain=None, methods=None) -> dict[str, Bound]:
         elif domain is None:
             out[m] = Bound(m, None, [], "needs a domain")
         else:
-            out[m] = local_bound(net, domain, m)
+            extra = {"time_limit": time_limit} if m == "hybrid" and time_limit is not None else {}
+            out[m] = local_bound(net, domain, m, **extra)
     return out
 
 

@@ -67,7 +67,7 @@ class LayerCounts:
         return self.width - self.inactive if self.unstable is None else self.unstable
 
 
-def dimension_dp(layers, start=None):
+def dimension_dp(layers, start=None, first_layer: int = 1):
     """Serra et al. 2018 Thm 1 as a DP over image dimensions, with stable-neuron refinement.
 
     ``start``: histogram ``{dimension: regions}`` entering the first layer (default
@@ -76,11 +76,13 @@ def dimension_dp(layers, start=None):
     exactly ``j`` of them inactive (``j <= min(d, m, jcap)``), and such a sub-region's image has
     dimension ``<= min(d, n - s - j)`` (inactive rows are zeroed; Serra Lemmas 3-4). The worst
     case fills low ``j`` (high dimension) first, which the DP does by construction.
-    Returns ``(total, derivation lines)``.
+    ``first_layer``: the number of the first of ``layers`` in the derivation (a caller that
+    counted layer 1 by other means passes 2). Returns ``(total, derivation lines)``.
     """
     hist = Counter(start)
-    lines = [f"input: {dict(sorted(hist.items()))} (image dimension: regions)"]
-    for l, L in enumerate(layers, start=1):
+    where = "input" if first_layer == 1 else f"entering layer {first_layer}"
+    lines = [f"{where}: {dict(sorted(hist.items()))} (image dimension: regions)"]
+    for l, L in enumerate(layers, start=first_layer):
         new = Counter()
         m, s, n = L.m, L.inactive, L.width
         for d, cnt in hist.items():

@@ -203,7 +203,7 @@ def _dp_bound(net, domain, stab, t1=False, t2=False):
     """The stable-neuron DP (optionally with T1, T2) on per-layer (inactive, unstable) masks."""
     leaky = any(s != 0 for s in net.slopes)
     layers = _layer_counts(stab, [dense(W) for W in net.weights[:-1]], leaky, rank_cap=t2)
-    start, lines = {net.input_dim: 1}, []
+    start, lines, first = {net.input_dim: 1}, [], 1
     if t1 and layers:
         N1, how = _first_layer_regions(net, domain, stab[0][1])
         L1 = layers[0]
@@ -216,8 +216,8 @@ def _dp_bound(net, domain, stab, t1=False, t2=False):
             hist[dim] = hist.get(dim, 0) + take
             left -= take
         lines.append(f"T1 layer 1: {how}; filled greedily by dimension: {dict(sorted(hist.items()))}")
-        start, layers = hist, layers[1:]
-    value, dp_lines = dimension_dp(layers, start)
+        start, layers, first = hist, layers[1:], 2
+    value, dp_lines = dimension_dp(layers, start, first_layer=first)
     return value, lines + dp_lines
 
 

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from ..domains import Plane, Segment
+from ..domains import Plane, Segment, check_dimension
 from ..network import as_network
 from ..reduction import reduce_dimension
 from ..result import Region, RegionCount
@@ -91,14 +91,12 @@ def _dispatch(net, domain, *, engine, reduce, workers, scheduler, checkpoint, **
     if isinstance(domain, Segment):
         return count_segment(net, domain, tol=kwargs.get("tol"), keep_regions=kwargs.get("keep_regions", True))
     if isinstance(domain, Plane):
-        if domain.dim != net.input_dim:
-            raise ValueError(f"plane points have dimension {domain.dim} but the network takes {net.input_dim} inputs")
+        check_dimension(domain, net.input_dim, "the plane's points")
         res = _dispatch(net.compose_affine(domain.basis, domain.p0), domain.domain_2d(), engine=engine, reduce=reduce,
                         workers=workers, scheduler=scheduler, checkpoint=checkpoint, **kwargs)
         res.slice = domain
         return res
-    if domain.dim != net.input_dim:
-        raise ValueError(f"domain has dimension {domain.dim} but the network takes {net.input_dim} inputs")
+    check_dimension(domain, net.input_dim)
     if kwargs.get("decision") or kwargs.get("polygons"):  # only the planar walk draws in the plane
         if engine not in ("auto", "planar") or not planar.supports(domain):
             raise ValueError("the decision boundary's segments and region polygons come from the planar engine: a "

@@ -20,7 +20,7 @@ from collections import deque
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..domains import Domain
+from ..domains import Domain, check_dimension
 from ..network import Network
 from ..oracle import Oracle
 from ..result import Region, RegionCount
@@ -69,8 +69,7 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
     >>> count_regions(net, Whole(2)).activation_regions   # 3 lines in general position
     7
     """
-    if domain.dim != net.input_dim:
-        raise ValueError(f"domain has dimension {domain.dim} but the network takes {net.input_dim} inputs")
+    check_dimension(domain, net.input_dim)
     kernel = choose_kernel(kernel, numba_problem, lambda: net.input_dim < NUMBA_MIN_DIM and "numba" not in sys.modules)
     # one BLAS thread: the traversal's matrices are small (tens to hundreds of rows), and a
     # second BLAS thread only fights for the cores (784-D digits ball, 46-D after the reduction,

@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from ..domains import check_dimension
 from ..network import times_t
 from ..result import Region, RegionCount
 from .verify import verify_count
@@ -26,8 +27,7 @@ def count_segment(net, segment, tol=None, keep_regions: bool = True) -> RegionCo
     from .region import Tolerances
 
     tol = tol or Tolerances()
-    if segment.dim != net.input_dim:
-        raise ValueError(f"segment has dimension {segment.dim} but the network takes {net.input_dim} inputs")
+    check_dimension(segment, net.input_dim, "the segment")
     t0 = time.perf_counter()
     length = float(np.linalg.norm(segment.q - segment.p))
     eps = tol.inradius / length  # breakpoints closer than this (in t) are one breakpoint
