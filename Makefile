@@ -1,10 +1,11 @@
-# Quick start: `make demo` (train a small net, count regions) and `make test` (whole suite).
+# Quick start: `make demo` (train a small net, count regions) and `make test` (whole suite);
+# `make docs` builds the documentation into docs/_build/html.
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,5 +26,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 
+# the site with warnings as errors; the gallery's examples run as it builds (the test extra,
+# which the install step installs, includes the docs extra)
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache docs/_build docs/auto_examples docs/generated docs/api.rst \
+		docs/sg_execution_times.rst
