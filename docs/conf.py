@@ -174,6 +174,7 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"plot_",
     "abort_on_example_error": True,
+    "run_stale_examples": True,  # every build runs every example: a broken one fails it
     "only_warn_on_example_error": False,
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,
