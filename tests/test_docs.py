@@ -79,3 +79,14 @@ def test_readme_example_runs_as_written(tmp_path):
         assert count and bounds, run.stdout
         assert 1 <= int(count.group(1)) <= int(bounds.group(1)) <= int(bounds.group(2))
         assert (tmp_path / "regions.png").stat().st_size > 10_000
+
+
+def test_readme_links_and_commands():
+    text = (ROOT / "README.md").read_text()
+    for command in ("pip install .", "make demo", "make test", "make docs"):
+        assert command in text, f"the README no longer says how to run `{command}`"
+    targets = [t for t in re.findall(r"\]\(([^)#\s]+)", text) if not t.startswith(("http:", "https:"))]
+    assert targets
+    missing = [t for t in targets if not (ROOT / t).exists()]
+    assert not missing, f"the README links to missing files: {missing}"
+    assert len(text.splitlines()) <= 150
