@@ -3,7 +3,8 @@ name has its page, and the README's Python example runs as written.
 
 The site is built from a copy of ``docs/``, ``examples/`` and ``CHANGELOG.md`` in a temporary
 folder, so a test run writes nothing into the repository and does not race a ``make docs``.
-One test builds the site and checks it (with pytest-xdist, one worker builds it once).
+One test builds the site and checks it (with pytest-xdist, one worker builds it once). It needs
+the docs extra (``pip install ".[docs]"``), which ``make install`` and ``make test`` install.
 """
 
 import os
