@@ -63,15 +63,23 @@ class VerifyReport:
 class RegionCount:
     """Outcome of a count. When ``complete`` is False the counts are LOWER BOUNDS.
 
-    activation_regions: full-dimensional activation regions meeting the open domain.
-    linear_regions: connected groups of adjacent regions sharing one affine map (None when
+    Attributes
+    ----------
+    activation_regions
+        Full-dimensional activation regions meeting the open domain.
+    linear_regions
+        Connected groups of adjacent regions sharing one affine map (None when
         incomplete: a partial graph gives no bound on it).
-    regions: list of :class:`Region` in BFS order (index = graph node).
-    edges: pairs ``(i, j)``, ``i < j``, of region indices sharing a facet inside the domain
+    regions
+        List of :class:`Region` in BFS order (index = graph node).
+    edges
+        Pairs ``(i, j)``, ``i < j``, of region indices sharing a facet inside the domain
         (each once; empty for the engines that give no adjacency).
-    graph: the same as a ``networkx.Graph`` on region indices, built when first asked for
+    graph
+        The same as a ``networkx.Graph`` on region indices, built when first asked for
         (networkx is imported only then: a count from the command line never pays for it).
-    stats: seconds, lp_solves, qp_solves, ...; numerics: tolerances and near-degenerate notes.
+    stats, numerics
+        Seconds, lp_solves, qp_solves, ...; tolerances and near-degenerate notes.
     """
 
     activation_regions: int

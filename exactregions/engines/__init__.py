@@ -67,6 +67,7 @@ def count_regions(net, domain, *, engine: str = "auto", reduce: bool = True, wor
         (:func:`exactregions.engines.parallel.run_plan`); threads of the planar walk.
     checkpoint: a folder that makes the run resumable: the subdivision keeps finished batches
         there, the BFS its state (``bfs_state.pickle``: visited set, frontier, regions, edges).
+
     Other keyword arguments (``max_regions``, ``time_limit``, ``tol``, ``progress``,
     ``keep_regions``, ``kernel``) are those of :func:`exactregions.engines.bfs.count_regions`;
     ``pieces``, ``batch_cells`` and ``kernel`` those of :func:`count_regions_subdivision`;
