@@ -1,5 +1,5 @@
-"""The picture of issue 11 (not a test): the exact regions of a LeNet-sized convolutional net
-on the plane through three digits images, with its exact decision boundary.
+"""A picture (not a test): the exact regions of a LeNet-sized convolutional net on the plane
+through three digits images, with its exact decision boundary.
 
 Net and images: ``data/speed/lenet_digits.onnx`` and ``lenet_plane.npy`` (``scripts/train_lenet.py``:
 Conv2d(1,8,5) - ReLU - AvgPool2d(2) - Conv2d(8,16,5) - ReLU - AvgPool2d(2) - Linear(256,64) -
@@ -42,8 +42,8 @@ def main():
     png = ROOT / "data" / "lenet_slice.png"
     plot_regions(res, png, points=plane.points_2d(), point_labels=["P0 (a 0)", "P1 (a 1)", "P2 (a 2)"],
                  axes_labels=("plane u1", "plane u2"),
-                 title=f"LeNet-sized net, plane through three digits, disc r={args.radius:g}: {res.label()} regions;\n"
-                       f"decision boundary (red): {d.length:.3f} long, crosses {d.regions_crossed} regions")
+                 title=f"LeNet-sized net, plane through three digits, disc r={args.radius:g}; "
+                       f"the decision boundary crosses {d.regions_crossed} regions")  # (the count: in the subtitle)
     summary = {"network": repr(net), "domain": plane.to_dict() | {"p0": "digits image 0", "p1": "digits image 1",
                                                                   "p2": "digits image 2"},
                "activation_regions": res.activation_regions, "complete": res.complete, "seconds": round(sec, 3),
