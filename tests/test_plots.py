@@ -390,3 +390,23 @@ def test_cli_plot_sweep_writes_a_figure_and_refuses_a_bad_table(tmp_path, capsys
         assert main(["plot-sweep", str(bad), "-o", str(fig)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and msg in err and not fig.exists()
+
+
+def test_smallest_last_order_colours_with_degeneracy_plus_one_colours():
+    import networkx as nx
+
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        n = int(rng.integers(1, 60))
+        E = rng.integers(0, n, (int(rng.integers(0, 200)), 2))
+        E = np.unique(np.sort(E[E[:, 0] != E[:, 1]], axis=1), axis=0).reshape(-1, 2)
+        g = nx.Graph()
+        g.add_nodes_from(range(n))
+        g.add_edges_from(E.tolist())
+        k = max(nx.core_number(g).values())  # the degeneracy
+        order, _, _ = P._smallest_last(n, E)
+        pos = {v: i for i, v in enumerate(order)}
+        assert sorted(order) == list(range(n))
+        assert max(sum(pos[u] < pos[v] for u in g[v]) for v in g) <= k
+        c = P.region_colours(n, E, k + 1)
+        assert c.max() <= k and all(c[a] != c[b] for a, b in E)
