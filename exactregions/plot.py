@@ -611,7 +611,8 @@ def plot_regions(result, path=None, function: bool = False, points=None, point_l
     function : bool
         Shade by the network's output ``output`` (the same as ``shade="output"``).
     points : (k, 2) array, optional
-        Points to mark (white stars edged in black), labelled by ``point_labels``.
+        Points to mark (white stars edged in black), labelled by ``point_labels``; those
+        outside the picture are left out and counted in the legend.
     axes_labels : (str, str)
         The axes' labels.
     title : str, optional
@@ -796,16 +797,21 @@ def plot_regions(result, path=None, function: bool = False, points=None, point_l
         handles.append(Line2D([], [], ls="none", marker="+", color=OUTLINE_COLOUR, ms=10, mew=2, label="ball centre"))
     if points is not None:
         P = np.asarray(points, float).reshape(-1, 2)
+        pad = 1e-9 * float(np.hypot(*(hi - lo)))
+        seen = np.all((P >= lo - pad) & (P <= hi + pad), axis=1)  # (points on the edge drawn whole)
+        labs = [lab for lab, s in zip(point_labels or [], seen) if s]
+        P = P[seen]
         ax.plot(P[:, 0], P[:, 1], ls="none", marker="*", ms=15, mfc=POINT_COLOUR, mec=POINT_EDGE, mew=1.2, zorder=7,
                 gid="points", clip_on=False)
         mid = (lo + hi) / 2
-        for p, lab in zip(P, point_labels or []):  # the label on the side of the picture's centre
+        for p, lab in zip(P, labs):  # the label on the side of the picture's centre
             sx, sy = (1 if p[0] <= mid[0] else -1), (1 if p[1] <= mid[1] else -1)
             ax.annotate(lab, p, xytext=(8 * sx, 8 * sy), textcoords="offset points", fontsize="small", zorder=8,
                         ha="left" if sx > 0 else "right", va="bottom" if sy > 0 else "top",
                         bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
+        out = int((~seen).sum())
         handles.append(Line2D([], [], ls="none", marker="*", ms=12, mfc=POINT_COLOUR, mec=POINT_EDGE, mew=1.2,
-                              label="marked points"))
+                              label="marked points" + (f" ({out} outside the picture)" if out else "")))
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_aspect("equal")

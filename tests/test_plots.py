@@ -156,6 +156,12 @@ def test_boundary_points_and_ball_are_drawn_in_their_colours_with_a_legend():
     labels = [t.get_text() for t in pic.figure.legends[0].get_texts()]
     for want in ("decision boundary (exact)", "marked points", "ball boundary", "ball centre"):
         assert want in labels
+    # a point outside the picture is left out, and the legend says so
+    pic = plot_regions(res, points=[[0.5, 0.5], [10.0, 10.0]], point_labels=["in", "out"])
+    pts = [ln for ln in pic.axes.get_lines() if ln.get_gid() == "points"][0]
+    assert len(pts.get_xdata()) == 1
+    assert "marked points (1 outside the picture)" in [t.get_text() for t in pic.figure.legends[0].get_texts()]
+    assert [t.get_text() for t in pic.axes.texts] == ["in"]
     # the shading's colour bar carries a label
     pic = plot_regions(res, shade="distance")
     assert pic.colorbar.ax.get_ylabel() == "distance to the decision boundary"
