@@ -35,8 +35,9 @@ from .polygons import (ADJACENCY_TOL, ARC_STEP, clip_disc, clip_halfplane, polyg
                        polygon_area)
 
 __all__ = ["region_polygons", "region_adjacency", "region_colours", "plot_regions", "RegionPicture",
-           "check_plot_options", "colour_contrast", "plot_sweep", "read_sweep", "SweepPicture", "PALETTES", "LARGE_SLICE", "BOUNDARY_COLOUR", "POINT_COLOUR",
-           "OUTLINE_COLOUR", "polygon_area", "clip_halfplane", "clip_disc"]
+           "check_plot_options", "colour_contrast", "plot_sweep", "read_sweep", "SweepPicture", "PALETTES",
+           "LARGE_SLICE", "BOUNDARY_COLOUR", "POINT_COLOUR", "OUTLINE_COLOUR", "polygon_area", "clip_halfplane",
+           "clip_disc"]
 
 #: from this many regions on, ``style="auto"`` draws thin edges over a shading (``"shaded"``)
 LARGE_SLICE = 100_000
@@ -470,15 +471,15 @@ def _triangulation(polys):
     return V, np.stack([base, base + step, base + step + 1], axis=1)
 
 
-def _forward(net, X, output):
-    """Output ``output`` of the network at the distinct points of ``X`` (in batches that hold
-    about 2e7 hidden values)."""
+def _outputs(net, X):
+    """The network's outputs at the points of ``X``, each distinct point evaluated once, in
+    batches that hold about 2e7 hidden values."""
     U, inv = np.unique(X, axis=0, return_inverse=True)
     width = max([net.input_dim] + list(net.hidden_widths))
     batch = max(256, int(2e7 // width))
-    out = np.concatenate([net.forward(U[s:s + batch])[:, output] for s in range(0, len(U), batch)]) \
-        if len(U) else np.zeros(0)
-    return out[np.ravel(inv)]
+    F = np.concatenate([net.forward(U[s:s + batch]) for s in range(0, len(U), batch)]) if len(U) else \
+        np.zeros((0, net.output_dim))
+    return F[np.ravel(inv)]
 
 
 def _grid(domain, lo, hi, pixels):
@@ -494,16 +495,12 @@ def _grid(domain, lo, hi, pixels):
     return X, (ny_, nx_), domain.contains(X), (lo[0], hi[0], lo[1], hi[1])
 
 
-def _margin(net, X):
+def _margin(F):
     """The gap between the two largest outputs (the absolute output for a single one)."""
-    U, inv = np.unique(X, axis=0, return_inverse=True)
-    F = net.forward(U) if len(U) else np.zeros((0, net.output_dim))
     if F.shape[1] == 1:
-        m = np.abs(F[:, 0])
-    else:
-        top = np.sort(F, axis=1)
-        m = top[:, -1] - top[:, -2]
-    return m[np.ravel(inv)]
+        return np.abs(F[:, 0])
+    top = np.sort(F, axis=1)
+    return top[:, -1] - top[:, -2]
 
 
 def _segment_distance(X, S, diameter):
@@ -739,7 +736,7 @@ def plot_regions(result, path=None, function: bool = False, points=None, point_l
         else:
             if shade == "output":
                 V, T = _triangulation(polys)
-                vals = _forward(net, V, output)
+                vals = _outputs(net, V)[:, output]
                 label = f"network output {output} (exact: affine on each region)"
                 if len(T):
                     mappable = ax.tripcolor(V[:, 0], V[:, 1], T, vals, shading="gouraud", cmap=cm, rasterized=raster,
@@ -754,7 +751,7 @@ def plot_regions(result, path=None, function: bool = False, points=None, point_l
                     label = "distance to the decision boundary"
                 else:
                     pic.shade = "margin"
-                    vals[inside] = _margin(net, X[inside])
+                    vals[inside] = _margin(_outputs(net, X[inside]))
                     why = "no decision segments in this count" if S is None else "the boundary misses the slice"
                     label = (f"margin between the two largest outputs ({why})" if net.output_dim > 1 else
                              f"absolute output ({why})")

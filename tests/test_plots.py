@@ -416,3 +416,14 @@ def test_smallest_last_order_colours_with_degeneracy_plus_one_colours():
         assert max(sum(pos[u] < pos[v] for u in g[v]) for v in g) <= k
         c = P.region_colours(n, E, k + 1)
         assert c.max() <= k and all(c[a] != c[b] for a, b in E)
+
+
+def test_distance_without_decision_segments_shades_the_margin_and_says_so():
+    net = random_net(2, [8, 8], seed=3, out=3)
+    res = count_regions(net, Box([-1.0, -1.0], [1.0, 1.0]), engine="bfs")  # no segments from the BFS
+    pic = plot_regions(res, shade="distance")
+    assert pic.shade == "margin" and "no decision segments" in pic.colorbar.ax.get_ylabel()
+    ok = np.isfinite(pic.values)
+    assert ok.all()  # every pixel centre lies inside the box
+    top = np.sort(net.forward(pic.vertices), axis=1)
+    assert np.allclose(pic.values, top[:, -1] - top[:, -2])
