@@ -11,8 +11,8 @@ import json
 import sys
 
 from .cli_analysis import add_analysis_commands
-from .cli_bounds import add_bound_commands
 from .cli_plots import add_plot_commands
+from .cli_bounds import add_bound_commands
 from .cli_common import Progress, UsageError, Parser, model_from_args, protect_negatives, add_domain_args, domain_from_args
 from .domains import Ball, DomainError, Plane
 from .engines import Tolerances, count_regions
@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_count)
     pl = sub.add_parser("plot", help="draw the regions of a 2-D input or a plane slice as exact polygons "
                                      "(PNG, PDF or SVG)")
-    pl.add_argument("model", help="model file: .npz, .onnx or saved torch module (.pt)")
+    pl.add_argument("model", help="model file: .npz or saved torch module (.pt)")
     add_domain_args(pl, whole=False)
     pl.add_argument("-o", "--out", required=True, help="file to write: .png, .pdf or .svg (the suffix chooses)")
     pl.add_argument("--function", action="store_true", help="shade by the network's output (the same as --shade output)")
