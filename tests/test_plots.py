@@ -427,3 +427,17 @@ def test_distance_without_decision_segments_shades_the_margin_and_says_so():
     assert ok.all()  # every pixel centre lies inside the box
     top = np.sort(net.forward(pic.vertices), axis=1)
     assert np.allclose(pic.values, top[:, -1] - top[:, -2])
+
+
+def test_drawing_into_given_axes(tmp_path):
+    from matplotlib.figure import Figure
+
+    net = random_net(2, [8, 8], seed=7)
+    res = count_regions(net, Box([-1.0, -1.0], [1.0, 1.0]), polygons=True)
+    fig = Figure()
+    left, right = fig.subplots(1, 2)
+    pic = plot_regions(res, tmp_path / "two.png", ax=right, title="Right")
+    assert pic.figure is fig and pic.axes is right and not left.collections
+    assert right.get_title() == f"Right\n{res.activation_regions:,} activation regions (exact)"
+    assert sum(len(c.get_paths()) for c in right.collections if c.get_gid().startswith("regions-")) == len(pic)
+    assert (tmp_path / "two.png").read_bytes()[:4] == b"\x89PNG"
