@@ -835,13 +835,21 @@ def plot_regions(result, path=None, function: bool = False, points=None, point_l
 
 def _save_atomic(fig, path, fmt, dpi):
     """Write ``fig`` to ``path`` through a temporary file of the same folder and ``os.replace``:
-    a reader never sees half a file, and a failure leaves nothing behind."""
+    a reader never sees half a file, and a failure leaves nothing behind. The file gets the
+    mode a plain ``open`` would give it (a temporary file is private to its owner)."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(suffix=os.path.splitext(path)[1], dir=directory)
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt)
+        if os.path.exists(path):
+            mode = os.stat(path).st_mode & 0o777
+        else:
+            mask = os.umask(0)
+            os.umask(mask)
+            mode = 0o666 & ~mask
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -187,6 +187,12 @@ def test_pdf_svg_and_png_files_are_real_and_carry_the_regions(tmp_path):
 
     widths = [struct.unpack(">I", (tmp_path / f"r{d}.png").read_bytes()[16:20])[0] for d in (50, 100)]
     assert widths[1] == pytest.approx(2 * widths[0], rel=0.05)
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "r.pdf").stat().st_mode) == 0o666 & ~mask  # not the temporary file's 0600
     with pytest.raises(ValueError, match=r"must end in \.png, \.pdf, \.svg"):
         plot_regions(res, tmp_path / "r.jpg")
     assert not (tmp_path / "r.jpg").exists()
