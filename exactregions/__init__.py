@@ -21,7 +21,7 @@ from .engines.subdivision import Degenerate
 from .io import ModelError, load_model, load_npz, save_npz  # also lets every entry point take paths and modules
 from .network import Network, NetworkError, as_network, random_network
 from .oracle import SolverError
-from .plot import plot_regions, region_polygons
+from .plot import plot_regions, plot_sweep, read_sweep, region_polygons
 from .result import Region, RegionCount, VerifyReport
 from ._version import __version__
 
@@ -39,7 +39,7 @@ __all__ = [
     "global_bound", "local_bound", "hybrid_bound", "critical_radius", "all_bounds", "compare", "Bound",
     "Comparison", "sawtooth", "zigzag", "montufar_product",
     # pictures
-    "plot_regions", "region_polygons",
+    "plot_regions", "region_polygons", "plot_sweep", "read_sweep",
     # errors
     "NetworkError", "DomainError", "ModelError", "SolverError", "Degenerate",
     "__version__",

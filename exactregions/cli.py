@@ -1,4 +1,4 @@
-"""Command line: ``exactregions count | plot | bound | compare | range | lipschitz | robust``.
+"""Command line: ``exactregions count | plot | plot-sweep | bound | compare | range | lipschitz | robust``.
 
 Results go to stdout (text, or one JSON object with ``--json``); progress goes to stderr.
 Bad input gives one line on stderr and exit code 2, never a traceback.
@@ -11,6 +11,7 @@ import json
 import sys
 
 from .cli_analysis import add_analysis_commands
+from .cli_plots import add_plot_commands
 from .cli_bounds import add_bound_commands
 from .cli_common import (Progress, UsageError, Parser, add_common_args, add_domain_args, add_model_arg, domain_from_args,
                          model_from_args, protect_negatives)
@@ -115,25 +116,50 @@ def cmd_count(args):
 
 
 def cmd_plot(args):
-    from .plot import plot_regions
+    from .plot import check_plot_options, plot_regions
 
     net = model_from_args(args)
     domain = domain_from_args(args, net.input_dim)
     if net.input_dim != 2 and not isinstance(domain, Plane):
         raise UsageError(f"plot needs a 2-D input or --plane; this model takes {net.input_dim} inputs")
-    if not args.output.lower().endswith(".png"):
-        raise UsageError(f"-o must name a .png file, got '{args.output}'")
+    shade = args.shade
+    if args.function:
+        if shade not in (None, "output"):
+            raise UsageError(f"--function shades by the output: it cannot be combined with --shade {shade}")
+        shade = "output"
+    if args.output_index is not None:
+        if shade not in (None, "output"):
+            raise UsageError(f"--output chooses the output that --shade output shades, not --shade {shade}")
+        shade = "output"
+        if not 0 <= args.output_index < net.output_dim:
+            raise UsageError(f"--output {args.output_index} is out of range: the model has {net.output_dim} output"
+                             f"{'s' if net.output_dim != 1 else ''} (0..{net.output_dim - 1})")
+    if args.style == "regions" and shade is not None:
+        raise UsageError(f"--style regions draws palette fills: a shading (--shade {shade}) needs --style shaded or auto")
+    options = dict(cmap=args.cmap, dpi=args.dpi, style=args.style, shade=shade, palette=args.palette,
+                   output=args.output_index or 0)
+    check_plot_options(args.out, n_outputs=net.output_dim, **options)  # before counting: one line, nothing written
     prog = Progress(not args.quiet)
     res = count_regions(net, domain, engine="auto", max_regions=args.max_regions, time_limit=args.time_limit,
-                        progress=prog, polygons=True, decision=args.decision)
+                        progress=prog, polygons=True, decision=args.decision or shade == "distance")
     prog.done()
-    if isinstance(domain, Plane):
-        plot_regions(res, args.output, function=args.function, points=domain.points_2d(),
-                     point_labels=["P0", "P1", "P2"], axes_labels=("plane u1", "plane u2"))
-    else:
-        plot_regions(res, args.output, function=args.function)
-    print(f"wrote {args.output}: {res.label()} activation regions")
+    where = dict(points=domain.points_2d(), point_labels=["P0", "P1", "P2"], axes_labels=("plane u1", "plane u2")) \
+        if isinstance(domain, Plane) else {}
+    pic = plot_regions(res, args.out, title=args.title, **where, **options)
+    if args.json:
+        print(json.dumps({"file": args.out, "style": pic.style, "shade": pic.shade, **res.to_dict()}))
+        return 0
+    shading = f", shaded by {pic.shade}" if pic.shade else ""
+    print(f"wrote {args.out}: {res.label()} activation regions ({pic.style} style{shading})")
     return 0
+
+
+def _output_index(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an output index (an integer); the picture's file is "
+                                         "given with -o/--out") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,18 +205,32 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--checkpoint", help="folder that makes the run resumable (subdivision: finished batches and "
                    "region shards; bfs: visited set, frontier, regions); rerun the same command to resume")
     c.set_defaults(func=cmd_count)
-    pl = sub.add_parser("plot", help="draw the regions of a 2-D input as exact polygons (PNG)")
+    pl = sub.add_parser("plot", help="draw the regions of a 2-D input or a plane slice as exact polygons "
+                                     "(PNG, PDF or SVG)")
     add_model_arg(pl)
     add_domain_args(pl, whole=False)
-    pl.add_argument("-o", "--output", required=True, help="PNG file to write")
-    pl.add_argument("--function", action="store_true", help="shade by the network's output")
+    pl.add_argument("-o", "--out", required=True, help="file to write: .png, .pdf or .svg (the suffix chooses)")
+    pl.add_argument("--function", action="store_true", help="shade by the network's output (the same as --shade output)")
+    pl.add_argument("--output", dest="output_index", type=_output_index, metavar="I",
+                    help="the output that --function / --shade output shades (default 0)")
+    pl.add_argument("--shade", choices=["output", "area", "distance"],
+                    help="thin edges over a shading: the network's output (exact), log10 of each region's area, or "
+                         "the distance to the decision boundary (counts it)")
+    pl.add_argument("--style", default="auto", choices=["auto", "regions", "shaded"],
+                    help="regions: colour-blind-safe fills, neighbours differ; shaded: thin edges over --shade "
+                         "(default area); auto (default): shaded with --shade or from 100,000 regions on")
+    pl.add_argument("--cmap", default="viridis", help="matplotlib colour map of the shading (default %(default)s)")
+    pl.add_argument("--palette", default="tol-light", choices=["tol-light", "okabe-ito"],
+                    help="region fills of the regions style (default %(default)s)")
+    pl.add_argument("--dpi", type=float, default=150, help="resolution of a PNG (default %(default)g)")
+    pl.add_argument("--title", help="title; the count stays in the subtitle")
     pl.add_argument("--decision", action="store_true", help="draw the exact decision boundary as a thick line")
     pl.add_argument("--max-regions", type=int, default=None, help="stop after N regions (title says lower bound)")
-    pl.add_argument("--time-limit", type=float, default=None, help="stop after S seconds (lower bound)")
-    pl.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_common_args(pl, time_help="stop the count after S seconds (the picture says LOWER BOUND)")
     pl.set_defaults(func=cmd_plot)
     add_bound_commands(sub)
     add_analysis_commands(sub)
+    add_plot_commands(sub)
     return p
 
 

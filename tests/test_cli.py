@@ -138,8 +138,7 @@ def test_every_subcommand_names_every_model_format_and_takes_the_common_options(
         assert fmt in text
     for option in ("--input-shape", "--quiet", "--time-limit"):
         assert option in text
-    if command != "plot":
-        assert "--json" in text
+    assert "--json" in text
 
 
 def test_bound_takes_quiet_and_a_time_limit(capsys):
