@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["clip_halfplane", "clip_disc", "polygon_area", "meets_disc", "polygon_adjacency", "ARC_STEP", "ADJACENCY_TOL"]
+__all__ = ["clip_halfplane", "clip_disc", "polygon_area", "meets_disc", "convex_hull", "polygon_adjacency", "ARC_STEP",
+           "ADJACENCY_TOL"]
 
 #: a disc's arcs are drawn as chords of at most this angle (the pictures' only approximation)
 ARC_STEP = np.pi / 720
@@ -26,6 +27,27 @@ def clip_halfplane(poly: np.ndarray, g: np.ndarray, h: float) -> np.ndarray:
         if (sa < 0 < sb) or (sb < 0 < sa):
             out.append(a + (b - a) * (sa / (sa - sb)))
     return np.array(out) if out else np.zeros((0, 2))
+
+
+def convex_hull(points: np.ndarray) -> np.ndarray:
+    """The convex hull of points in the plane, counter-clockwise, without collinear vertices
+    (Andrew's monotone chain, 1979). A max-pool region is convex and the union of the walk's
+    cells that share its key, so its polygon is the hull of theirs."""
+    P = np.unique(np.asarray(points, dtype=np.float64).reshape(-1, 2), axis=0)
+    if len(P) < 3:
+        return P
+
+    def half(seq):
+        out = []
+        for p in seq:
+            while len(out) >= 2 and ((out[-1][0] - out[-2][0]) * (p[1] - out[-2][1])
+                                     - (out[-1][1] - out[-2][1]) * (p[0] - out[-2][0])) <= 0:
+                out.pop()
+            out.append(p)
+        return out
+
+    lower, upper = half(P), half(P[::-1])
+    return np.array(lower[:-1] + upper[:-1])
 
 
 def polygon_area(poly: np.ndarray) -> float:

@@ -158,6 +158,23 @@ def test_maxpool_regions_are_named_by_argmax_hand_count():
     assert _sampled(net, box) == 4
 
 
+@pytest.mark.parametrize("domain", [Box(-1, 1, dim=2), Ball([0.2, -0.1], 0.7)])
+def test_maxpool_region_polygons_tile_the_domain(domain):
+    """A max-pool region is the union of the walk's cells with its key, and convex: its polygon is
+    their hull, the polygons' areas add up to the domain's, and each holds its region's point."""
+    from exactregions.polygons import clip_disc, polygon_area
+    from matplotlib.path import Path as MplPath
+
+    net = from_torch(_linf_pool(), input_shape=(2,))
+    res = count_regions(net, domain, engine="planar", polygons=True)
+    assert len(res.polygons) == res.activation_regions == 4
+    polys = [clip_disc(p, *domain.l2_ball) if domain.l2_ball is not None else p for p in res.polygons]
+    area = np.pi * 0.7 ** 2 if domain.l2_ball is not None else 4.0
+    assert sum(polygon_area(p) for p in polys) == pytest.approx(area, rel=1e-4)  # chords of the arcs
+    for p, reg in zip(polys, res.regions):
+        assert MplPath(p).contains_point(reg.point)
+
+
 def test_lenet_style_maxpool_net_against_torch_argmax(tmp_path):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 5), nn.ReLU(),

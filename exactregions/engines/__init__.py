@@ -149,9 +149,18 @@ def merge_pool_regions(res: RegionCount, net) -> RegionCount:
     if res.linear_regions is not None:
         from ..result import _linear_regions
         linear = _linear_regions(len(regions), pairs, regions)
+    polygons = None
+    if res.polygons is not None:  # a region's polygon is the hull of its cells' (it is convex: see convex_hull)
+        from ..polygons import clip_disc, convex_hull
+
+        disc = res.domain.l2_ball  # a disc's cells are exact inside the disc only: clip them first
+        cells = [[] for _ in regions]
+        for i, poly in enumerate(res.polygons):
+            cells[group[i]].append(clip_disc(poly, *disc) if disc is not None else poly)
+        polygons = [convex_hull(np.vstack(c)) for c in cells]
     merged = RegionCount(len(regions), linear, res.complete, regions, pairs, {**res.stats, "cells": len(res.regions)},
                          res.numerics, res.stop_reason, res.network, res.domain, res.tol, res.slice, res.verifier,
-                         res.decision, None)
+                         res.decision, polygons)
     if res.decision is not None:
         merged.decision.regions_crossed = int(np.unique(group[res.decision.crossed]).size)
     return merged
