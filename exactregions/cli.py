@@ -191,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.set_defaults(func=cmd_plot)
     add_bound_commands(sub)
     add_analysis_commands(sub)
+    from .cli_sweep import add_sweep_command; add_sweep_command(sub)  # noqa: E702
     return p
 
 
