@@ -646,9 +646,13 @@ def _to_frame(table):
 
 
 class _Table:
-    """The rows of a sweep: those read from the table file and those added since, written back
+    """The rows of a sweep: those of the table file and those added since, written back
     atomically (a temporary file, fsynced, renamed over the file) at most every ``save_every``
-    seconds and never for more than 5% of the time (a rewrite costs the whole table)."""
+    seconds and never for more than 5% of the time (a rewrite costs the whole table). Rows are
+    held as arrow record batches, a few hundred bytes each (a Python dict per row took 3 KB)."""
+
+    #: rows gathered before they become one arrow record batch
+    BATCH = 1024
 
     def __init__(self, path, items, save_every=1.0):
         self.path = None if path is None else os.fspath(path)
@@ -656,8 +660,9 @@ class _Table:
         self.names = [n for n, _ in items]
         self.save_every = save_every
         self.old = None  # the file's rows as an arrow table
-        self.batches, self.new = [], []
-        self.rows = {}  # key -> row (file and new), for the sweep's own result
+        self.batches, self.positions = [], []  # the rows added, and the caller's position of each
+        self.new, self.new_pos = [], []
+        self.unsaved = 0
         self.last, self.write_s = time.monotonic(), 0.0
         if self.path is not None:
             _format(self.path)
@@ -667,9 +672,12 @@ class _Table:
             if os.path.exists(self.path):
                 self._read()
 
+    def schema(self):
+        return _arrow_schema(self.items)
+
     def _read(self):
         try:
-            t = _read_arrow(self.path, _arrow_schema(self.items) if _format(self.path) == "csv" else None)
+            t = _read_arrow(self.path, self.schema() if _format(self.path) == "csv" else None)
         except Exception as e:
             raise ValueError(f"{self.path} exists but is not a readable table ({_one_line(e)}): "
                              "remove it or write to another file") from None
@@ -680,45 +688,76 @@ class _Table:
                 s for s in (f"not asked now: {', '.join(extra)}" if extra else "",
                             f"missing: {', '.join(missing)}" if missing else "") if s)
                 + "): it was written by a sweep with other settings; write to another file or remove it")
-        self.old = t.cast(_arrow_schema(self.items))
-        for row in self.old.to_pylist():
-            self.rows.setdefault(_key(row), row)
+        self.old = t.cast(self.schema())
 
-    def get(self, key):
-        return self.rows.get(key)
+    def index(self) -> dict:
+        """``{key: (fingerprint, row of the file)}`` of the file's rows (made when asked: a sweep
+        needs it while it plans, not while it counts)."""
+        if self.old is None:
+            return {}
+        cols = self.old.select([*_KEY, "fingerprint"]).to_pydict()
+        return {(m, s, p, r, n): (fp, i) for i, (m, s, p, r, n, fp)
+                in enumerate(zip(*(cols[c] for c in (*_KEY, "fingerprint"))))}
 
-    def add(self, row):
-        self.rows[_key(row)] = row
-        if self.path is not None:
-            self.new.append(row)
+    def add(self, row, position=-1):
+        self.new.append(row)
+        self.new_pos.append(position)
+        self.unsaved += 1
+        if len(self.new) >= self.BATCH:
+            self._convert()
+
+    def _convert(self):
+        if self.new:
+            import pyarrow as pa
+
+            self.batches.append(pa.RecordBatch.from_pylist(self.new, schema=self.schema()))
+            self.positions.append(np.array(self.new_pos, dtype=np.int64))
+            self.new, self.new_pos = [], []
+
+    def added(self):
+        """The rows added, as an arrow table, and their positions."""
+        import pyarrow as pa
+
+        self._convert()
+        pos = np.concatenate(self.positions) if self.positions else np.zeros(0, np.int64)
+        return pa.Table.from_batches(self.batches, schema=self.schema()), pos
+
+    def whole(self):
+        """The file's rows and the rows added, as one arrow table."""
+        import pyarrow as pa
+
+        new, _ = self.added()
+        return pa.concat_tables([self.old, new]) if self.old is not None else new
 
     def maybe_flush(self):
         now = time.monotonic()
-        if self.new and now - self.last >= max(self.save_every, 20 * self.write_s):
+        if self.unsaved and now - self.last >= max(self.save_every, 20 * self.write_s):
             self.flush()
 
     def flush(self):
-        if self.path is None or not self.new:
+        if self.path is None or not self.unsaved:
             return
-        import pyarrow as pa
-
         t = time.monotonic()
-        self.batches.append(pa.RecordBatch.from_pylist(self.new, schema=_arrow_schema(self.items)))
-        self.new = []
-        parts = ([self.old] if self.old is not None else []) + [pa.Table.from_batches(self.batches)]
-        table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        self._convert()
         folder, name = os.path.split(os.path.abspath(self.path))
         tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
         try:
             with open(tmp, "wb") as f:
+                # batch by batch (a row group each): the memory a rewrite takes stays that of one
+                # batch, not of the table (a whole-table write grew the process by 1.5 kB a row)
                 if _format(self.path) == "parquet":
                     import pyarrow.parquet as pq
 
-                    pq.write_table(table, f)
+                    writer = pq.ParquetWriter(f, self.schema())
                 else:
                     import pyarrow.csv as pc
 
-                    pc.write_csv(table, f)
+                    writer = pc.CSVWriter(f, self.schema())
+                with writer:
+                    for batch in (self.old.to_batches(max_chunksize=self.BATCH) if self.old is not None else []):
+                        writer.write_batch(batch)
+                    for batch in self.batches:
+                        writer.write_batch(batch)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
@@ -726,6 +765,7 @@ class _Table:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+        self.unsaved = 0
         self.last = time.monotonic()
         self.write_s = self.last - t
 
@@ -799,19 +839,23 @@ def _plan(models, centres, radii, *, norm=2, groups=None, bounds=None, linear=Fa
     ms = _models(models, input_shape=opts["input_shape"], names=names, steps=steps)
     study = _make_study(X, labels, norm, opts)
     table = _Table(out, _schema_items(opts["bounds"], opts["linear"]), save_every)
-    tasks, rows = [], []
+    index = table.index()
+    tasks, kept, position = [], ([], []), 0
     for mi, m in enumerate(ms):
         for p in range(len(X)):
             fp = _fingerprint(study, m, p)
             for r in radii:
                 key = (m.name, m.step, p, r, norm)
-                old = table.get(key)
-                if old is not None and old["fingerprint"] != fp:
-                    raise ValueError(_refusal(table.path, key, old["fingerprint"], fp))
-                rows.append(key)
+                old = index.get(key)
+                if old is not None and old[0] != fp:
+                    raise ValueError(_refusal(table.path, key, old[0], fp))
                 if old is None:
-                    tasks.append((len(tasks), mi, p, r))
-    return study, ms, tasks, table, rows
+                    tasks.append((position, mi, p, r))
+                else:
+                    kept[0].append(old[1])
+                    kept[1].append(position)
+                position += 1
+    return study, ms, tasks, table, kept, position
 
 
 def _refusal(path, key, old, new) -> str:
@@ -828,8 +872,8 @@ def _execute(study, ms, tasks, table, *, workers=1, scheduler=None, progress=Tru
     bar = _Progress(progress, total if total is not None else len(tasks), (total or len(tasks)) - len(tasks))
 
     def on_rows(done):
-        for _, row, _ in done:
-            table.add(row)
+        for position, row, _ in done:
+            table.add(row, position)
         bar.update(len(done))
         table.maybe_flush()
 
@@ -935,16 +979,17 @@ def _sweep_rows(models, centres, radii, *, workers=1, scheduler=None, progress=T
 
     if workers is None or int(workers) < 1:
         raise ValueError(f"workers must be a positive integer, got {workers}")
-    study, ms, tasks, table, keys = _plan(models, centres, radii, **kw)
+    study, ms, tasks, table, (kept, kept_pos), asked = _plan(models, centres, radii, **kw)
     interrupted = _execute(study, ms, tasks, table, workers=int(workers), scheduler=scheduler, progress=progress,
-                           mp_context=mp_context, total=len(keys))
-    rows = [table.get(k) for k in keys]
-    rows = [r for r in rows if r is not None]
-    result = pa.Table.from_pylist(rows, schema=_arrow_schema(table.items))
-    summary = {"rows": len(rows), "asked": len(keys), "counted": len(rows) - (len(keys) - len(tasks)),
-               "skipped": len(keys) - len(tasks), "interrupted": interrupted,
-               "lower_bounds": sum(1 for r in rows if r["lower_bound"]),
-               "errors": [r["error"] for r in rows if r["error"] is not None]}
+                           mp_context=mp_context, total=asked)
+    new, new_pos = table.added()
+    parts = [table.old.take(pa.array(kept, pa.int64()))] if kept else []
+    result = pa.concat_tables(parts + [new]) if parts else new
+    result = result.take(pa.array(np.argsort(np.concatenate([np.array(kept_pos, np.int64), new_pos]), kind="stable")))
+    errors = [e for e in result.column("error").to_pylist() if e is not None]
+    summary = {"rows": result.num_rows, "asked": asked, "counted": new.num_rows, "skipped": len(kept),
+               "interrupted": interrupted, "errors": errors,
+               "lower_bounds": sum(1 for v in result.column("lower_bound").to_pylist() if v)}
     return result, summary
 
 
@@ -1000,8 +1045,9 @@ class RegionTracker:
         self.radii = _radii(radii)
         self.study = _make_study(X, labels, norm, opts)
         self.table_ = _Table(out, _schema_items(opts["bounds"], opts["linear"]), save_every)
+        self._index = self.table_.index()  # the file's rows: a resumed run's steps are not counted again
         self._mp_context = mp_context
-        self._pool, self._futures, self._steps = None, [], []
+        self._pool, self._futures, self._counted = None, [], {}  # steps counted here: the model's fingerprint
 
     def __call__(self, model, step) -> bool:
         """Count around the points for this ``step`` when ``step % every == 0``: returns whether
@@ -1017,16 +1063,20 @@ class RegionTracker:
             if was_training:  # (the conversion puts a torch module in eval mode)
                 model.train()
         m = _Model(self.name, step, net, network_fingerprint(net))
+        if step in self._counted:
+            if self._counted[step] != m.fp:
+                raise ValueError(f"step {step} was counted already with other weights: give each step once")
+            return False
         tasks = []
         for p in range(len(self.study.X)):
             fp = _fingerprint(self.study, m, p)
             for r in self.radii:
-                old = self.table_.get((m.name, step, p, r, self.study.norm))
-                if old is not None and old["fingerprint"] != fp:
-                    raise ValueError(_refusal(self.table_.path, (m.name, step, p, r), old["fingerprint"], fp))
+                old = self._index.get((m.name, step, p, r, self.study.norm))
+                if old is not None and old[0] != fp:
+                    raise ValueError(_refusal(self.table_.path, (m.name, step, p, r), old[0], fp))
                 if old is None:
                     tasks.append((len(tasks), 0, p, r))
-        self._steps.append(step)
+        self._counted[step] = m.fp
         if not tasks:
             return True
         if self.workers == 0:
@@ -1082,13 +1132,11 @@ class RegionTracker:
     def table(self):
         """Wait for the counts started so far and return every row of the table (the file's
         earlier rows included) as a DataFrame, ordered by step, point and radius."""
-        import pyarrow as pa
-
         self._harvest(wait=True)
         self.table_.flush()
-        rows = sorted(self.table_.rows.values(), key=lambda r: (r["model"], -1 if r["step"] is None else r["step"],
-                                                                r["point"], r["radius"]))
-        return _to_frame(pa.Table.from_pylist(rows, schema=_arrow_schema(self.table_.items)))
+        table = self.table_.whole().sort_by([("model", "ascending"), ("step", "ascending"), ("point", "ascending"),
+                                             ("radius", "ascending")])
+        return _to_frame(table)
 
     def close(self):
         """Wait for the counts, stop the worker processes and return :meth:`table`."""
