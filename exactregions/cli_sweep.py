@@ -14,7 +14,18 @@ from .cli_common import UsageError
 
 
 def add_sweep_command(sub):
-    """Register ``sweep`` on the ``exactregions`` subcommand parser ``sub``."""
+    """Register the ``sweep`` command.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The subcommands of the ``exactregions`` parser.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The ``sweep`` parser.
+    """
     s = sub.add_parser("sweep", help="count every (model, centre, radius) into one table (.parquet or .csv)",
                        description="Count the activation regions of every model in a ball around every centre for "
                                    "every radius: one row per count, written to --out as rows finish; running the "
@@ -78,6 +89,19 @@ def _models(paths):
 
 
 def cmd_sweep(args):
+    """Run ``exactregions sweep``: check the inputs (one line and exit 2 on a bad one, nothing
+    written), sweep, print one summary line.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed arguments.
+
+    Returns
+    -------
+    int
+        0, 1 when some rows hold errors, 130 when interrupted (the rows finished are written).
+    """
     from .sweep import _format, _sweep_rows
 
     t0 = time.perf_counter()

@@ -36,6 +36,7 @@ lacks.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import os
 import re
@@ -68,7 +69,19 @@ STATS = {"counts": 0}
 
 
 def columns(bounds=(), linear: bool = False) -> list[str]:
-    """The columns of a sweep table, in order, for the given ``bounds`` methods and ``linear``.
+    """The columns of a sweep table, in order.
+
+    Parameters
+    ----------
+    bounds : sequence of str
+        The bound methods of the sweep (a column ``bound_<method>`` each).
+    linear : bool
+        Whether the sweep counts linear regions (a column ``linear_regions``).
+
+    Returns
+    -------
+    list of str
+        The column names, the key and the counts first, ``error`` and ``fingerprint`` last.
 
     Examples
     --------
@@ -89,7 +102,7 @@ def _schema_items(bounds, linear):
 # --------------------------------------------------------------------------- inputs
 
 
-def norm_label(norm) -> str:
+def _norm_label(norm) -> str:
     """``"2"``, ``"1"`` or ``"inf"`` for a ball norm given as a number or a string."""
     if isinstance(norm, (int, float, np.integer, np.floating)) and not isinstance(norm, bool):
         if math.isinf(norm):
@@ -102,8 +115,24 @@ def norm_label(norm) -> str:
 
 
 def step_of(name: str) -> int | None:
-    """The training step in a checkpoint's name: the number after ``epoch``, ``step``, ``iter``
-    or ``ckpt`` (``model_epoch12``, ``step_500``), else the name's trailing digits, else None."""
+    """The training step in a checkpoint's name.
+
+    Parameters
+    ----------
+    name : str
+        A file stem or model name.
+
+    Returns
+    -------
+    int or None
+        The number after ``epoch``, ``step``, ``iter``, ``it`` or ``ckpt`` (``model_epoch12``,
+        ``step_500``, ``ckpt-3``), else the name's trailing digits, else None.
+
+    Examples
+    --------
+    >>> [step_of(n) for n in ("run_epoch12", "step_500", "model7", "final")]
+    [12, 500, 7, None]
+    """
     m = _STEP.search(name)
     if m is None:
         m = re.search(r"(\d+)$", name)
@@ -155,7 +184,7 @@ def _file_hash(path) -> str:
     return h.hexdigest()[:12]
 
 
-def network_fingerprint(net: Network) -> str:
+def _network_fingerprint(net: Network) -> str:
     """A short hash of a network's parameters (weights, biases, slopes, pass-through units,
     max-pool tree): equal for equal networks, different when any parameter differs."""
     h = hashlib.sha1()
@@ -220,7 +249,7 @@ def _models(models, *, input_shape=None, names=None, steps=None) -> list[_Model]
             except TypeError as e:
                 raise ValueError(str(e)) from None
             name = name or ("model" if len(items) == 1 else f"model{i}")
-            source, fp = net, network_fingerprint(net)
+            source, fp = net, _network_fingerprint(net)
         step = steps[i] if steps is not None else step_of(name) if named else None
         out.append(_Model(name, None if step is None else int(step), source, fp))
     seen = set()
@@ -502,7 +531,8 @@ class _Batcher:
                 batch.append(self.pending.popleft())
             self.probe *= 2
             return batch
-        left = cost + sum(self.estimate(t) or cost for t in list(self.pending)[:self.max_batch * self.slots])
+        ahead = itertools.islice(self.pending, self.max_batch * self.slots)
+        left = cost + sum(self.estimate(t) or cost for t in ahead)
         target = max(min(self.target, left / (2 * self.slots)), 1e-3)
         while self.pending and len(batch) < self.max_batch:
             e = self.estimate(self.pending[0])
@@ -523,6 +553,7 @@ def _mp_context(name):
 
 def _run_pool(study, models, tasks, workers, on_rows, mp_context=None, target=0.2):
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     batcher, index = _Batcher(tasks, target, workers), {t[0]: t for t in tasks}
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(mp_context), initializer=_init_worker,
@@ -535,8 +566,13 @@ def _run_pool(study, models, tasks, workers, on_rows, mp_context=None, target=0.
                 inflight[pool.submit(_pool_batch, batch, max(5 * target, 1.0))] = batch
             finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
             for fut in finished:
-                batch = inflight.pop(fut)
-                done, left = fut.result()
+                inflight.pop(fut)
+                try:
+                    done, left = fut.result()
+                except BrokenProcessPool:
+                    raise RuntimeError("a worker process died (killed for memory, or a crash in compiled code): "
+                                       "the rows finished so far are kept; run the sweep again to count the rest") \
+                        from None
                 for tid, _, wall in done:
                     batcher.observe(index[tid], wall)
                 batcher.give_back(left)
@@ -614,8 +650,19 @@ def _read_arrow(path, schema=None):
 
 
 def read_table(path):
-    """A sweep table file (``.parquet`` or ``.csv``) as a pandas DataFrame with the dtypes
-    :func:`sweep` returns (a CSV's strings stay strings: a group "0" is not read as a number).
+    """Read a sweep table file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.parquet`` or ``.csv`` file written by :func:`sweep` or :class:`RegionTracker` (at
+        any moment: the file is always a whole table).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows with the dtypes :func:`sweep` returns (a CSV's strings stay strings: a group
+        "0" is not read as a number).
 
     Examples
     --------
@@ -781,7 +828,7 @@ def _key(row):
 
 def _options(norm, bounds, linear, time_limit, engine, max_regions, input_shape, factory, trust, boundary_distance,
              count_kwargs):
-    norm = norm_label(norm)
+    norm = _norm_label(norm)
     bounds = tuple(bounds or ())
     for m in bounds:
         _bound_kind(m)
@@ -973,15 +1020,15 @@ def sweep(models, centres, radii, *, norm=2, groups=None, bounds=None, linear=Fa
 
 
 def _sweep_rows(models, centres, radii, *, workers=1, scheduler=None, progress=True, mp_context=None, **kw):
-    """:func:`sweep` up to the arrow table (no pandas: the command line writes the file only).
+    """:func:`sweep` up to the arrow table (no DataFrame: the command line writes the file only).
     Returns the table and a summary dict."""
-    import pyarrow as pa
-
     if workers is None or int(workers) < 1:
         raise ValueError(f"workers must be a positive integer, got {workers}")
     study, ms, tasks, table, (kept, kept_pos), asked = _plan(models, centres, radii, **kw)
     interrupted = _execute(study, ms, tasks, table, workers=int(workers), scheduler=scheduler, progress=progress,
                            mp_context=mp_context, total=asked)
+    import pyarrow as pa  # (here: while the workers count, the first save has imported it)
+
     new, new_pos = table.added()
     parts = [table.old.take(pa.array(kept, pa.int64()))] if kept else []
     result = pa.concat_tables(parts + [new]) if parts else new
@@ -1050,8 +1097,22 @@ class RegionTracker:
         self._pool, self._futures, self._counted = None, [], {}  # steps counted here: the model's fingerprint
 
     def __call__(self, model, step) -> bool:
-        """Count around the points for this ``step`` when ``step % every == 0``: returns whether
-        counts were started (they run in the background; :meth:`table` waits for them)."""
+        """Count around the points for this ``step`` when ``step % every == 0``.
+
+        Parameters
+        ----------
+        model : Network or torch.nn.Module
+            The model now (copied here: training may go on at once).
+        step : int
+            The training step (or epoch) of the rows.
+
+        Returns
+        -------
+        bool
+            Whether counts were started for this step (they run in the background;
+            :meth:`table` waits for them). A step the table file holds already is not counted
+            again; a step given twice with other weights is refused.
+        """
         step = int(step)
         if step % self.every:
             self._harvest()
@@ -1062,7 +1123,7 @@ class RegionTracker:
         finally:
             if was_training:  # (the conversion puts a torch module in eval mode)
                 model.train()
-        m = _Model(self.name, step, net, network_fingerprint(net))
+        m = _Model(self.name, step, net, _network_fingerprint(net))
         if step in self._counted:
             if self._counted[step] != m.fp:
                 raise ValueError(f"step {step} was counted already with other weights: give each step once")
@@ -1107,9 +1168,15 @@ class RegionTracker:
         self.table_.maybe_flush()
 
     def lightning_callback(self):
-        """A PyTorch Lightning ``Callback`` calling this tracker after every training batch
-        (with ``trainer.global_step``) and waiting for its counts when fitting ends. Needs
-        ``lightning`` (or ``pytorch_lightning``) installed."""
+        """A PyTorch Lightning callback that drives this tracker.
+
+        Returns
+        -------
+        lightning.pytorch.Callback
+            Calls the tracker after every training batch with ``trainer.global_step`` and waits
+            for its counts when fitting ends. Needs ``lightning`` (or ``pytorch_lightning``)
+            installed; the class is made when asked, so neither is a dependency.
+        """
         try:
             from lightning.pytorch import Callback
         except ImportError:
@@ -1130,8 +1197,14 @@ class RegionTracker:
         return RegionTrackerCallback()
 
     def table(self):
-        """Wait for the counts started so far and return every row of the table (the file's
-        earlier rows included) as a DataFrame, ordered by step, point and radius."""
+        """Wait for the counts started so far and return the table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Every row (the file's earlier rows included), ordered by model, step, point and
+            radius, with the columns of :func:`sweep`.
+        """
         self._harvest(wait=True)
         self.table_.flush()
         table = self.table_.whole().sort_by([("model", "ascending"), ("step", "ascending"), ("point", "ascending"),
@@ -1139,7 +1212,13 @@ class RegionTracker:
         return _to_frame(table)
 
     def close(self):
-        """Wait for the counts, stop the worker processes and return :meth:`table`."""
+        """Wait for the counts, stop the worker processes and return the table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            As :meth:`table`.
+        """
         try:
             return self.table()
         finally:

@@ -352,26 +352,42 @@ def _env():
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
 
+def _children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _timed(cmd, repeats):
+    """Wall seconds and CPU seconds (the process and its workers; on a machine shared with other
+    work the wall time grows, the CPU time much less), medians of ``repeats`` runs."""
+    times, cpus, out = [], [], None
+    for _ in range(repeats):
+        c, t = _children_cpu(), time.perf_counter()
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=_env())
+        times.append(time.perf_counter() - t)
+        cpus.append(_children_cpu() - c)
+    return float(np.median(times)), float(np.median(cpus)), out
+
+
 def _cli_sweep(args, out, repeats):
-    """Seconds (median of ``repeats``) of the whole ``exactregions sweep`` process writing a
-    fresh table, and that table."""
+    """Wall and CPU seconds (medians of ``repeats``) of the whole ``exactregions sweep``
+    process writing a fresh table, and that table."""
     import pyarrow.parquet as pq
 
     exe = Path(sys.executable).parent / "exactregions"
-    times = []
+    times, cpus = [], []
     for _ in range(repeats):
         if out.exists():
             out.unlink()
-        t = time.perf_counter()
-        subprocess.run([str(exe), "sweep", *map(str, args), "--out", str(out), "--quiet"], check=True,
-                       capture_output=True, text=True, env=_env())
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)), pq.read_table(out).to_pylist()
+        sec, cpu, _ = _timed([str(exe), "sweep", *map(str, args), "--out", str(out), "--quiet"], 1)
+        times.append(sec)
+        cpus.append(cpu)
+    return float(np.median(times)), float(np.median(cpus)), pq.read_table(out).to_pylist()
 
 
-def _sweep_row(name, sec, rows, workers, dims):
+def _sweep_row(name, sec, cpu, rows, workers, dims):
     regions = sum(r["activation_regions"] or 0 for r in rows)
-    return {"workload": name, "engine": ",".join(sorted({r["engine"] or "error" for r in rows})), "dims": dims,
+    return {"workload": name, "cpu_s": round(cpu, 3), "engine": ",".join(sorted({r["engine"] or "error" for r in rows})), "dims": dims,
             "regions": regions, "complete": all(r["complete"] for r in rows), "seconds": round(sec, 3),
             "regions_per_s": round(regions / sec), "lp_per_region": "", "qp_per_region": "", "workers": workers,
             "kernel": "", "kernel_load_s": "", "peak_rss_MiB": "", "rows": len(rows),
@@ -418,26 +434,21 @@ def run_sweeps(repeats=3):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         net, centres = _sweep_2d(tmp)
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            out = subprocess.run([sys.executable, "-c", _LOOP, str(net), str(centres)], check=True,
-                                 capture_output=True, text=True, env=_env())
-            times.append(time.perf_counter() - t)
-        sec = float(np.median(times))
-        rows.append({"workload": "loop-2d-32x32-1000-balls-r0.5-process", "engine": "planar", "dims": "2",
+        sec, cpu, out = _timed([sys.executable, "-c", _LOOP, str(net), str(centres)], repeats)
+        rows.append({"workload": "loop-2d-32x32-1000-balls-r0.5-process", "cpu_s": round(cpu, 3),
+                     "engine": "planar", "dims": "2",
                      "regions": int(out.stdout.strip()), "complete": True, "seconds": round(sec, 3),
                      "regions_per_s": round(int(out.stdout.strip()) / sec), "lp_per_region": "", "qp_per_region": "",
                      "workers": 1, "kernel": "", "kernel_load_s": "", "peak_rss_MiB": "", "rows": SWEEP_CENTRES,
                      "ms_per_row": round(1000 * sec / SWEEP_CENTRES, 2)})
         for w in (1, 2):
-            sec, table = _cli_sweep([net, "--centres", centres, "--radii", "0.5", "--workers", w],
-                                    tmp / "t2d.parquet", repeats)
-            rows.append(_sweep_row(f"sweep-cli-2d-32x32-1000-balls-r0.5-{w}workers", sec, table, w, "2"))
+            sec, cpu, table = _cli_sweep([net, "--centres", centres, "--radii", "0.5", "--workers", w],
+                                         tmp / "t2d.parquet", repeats)
+            rows.append(_sweep_row(f"sweep-cli-2d-32x32-1000-balls-r0.5-{w}workers", sec, cpu, table, w, "2"))
         folder, centres = _digits784_checkpoints(tmp)
-        sec, table = _cli_sweep([folder, "--centres", centres, "--radii", "0.1,0.3", "--workers", 2],
-                                tmp / "t784.parquet", 1)
-        rows.append(_sweep_row("sweep-cli-784d-digits-10ckpt-100pts-2radii-2workers", sec, table, 2, "784"))
+        sec, cpu, table = _cli_sweep([folder, "--centres", centres, "--radii", "0.1,0.3", "--workers", 2],
+                                     tmp / "t784.parquet", 1)
+        rows.append(_sweep_row("sweep-cli-784d-digits-10ckpt-100pts-2radii-2workers", sec, cpu, table, 2, "784"))
         out = subprocess.run([sys.executable, "-c", _MEMORY, str(SWEEP_MEMORY_ROWS), str(tmp / "mem.parquet")],
                              check=True, capture_output=True, text=True, env=_env())
         n, slope, peak = out.stdout.split()
@@ -509,14 +520,14 @@ def main():
                   f"{r['programmes']} | {r['pruned_share']} |", flush=True)
         return
     if args.sweeps:
-        print("| workload | engine | dims | rows | regions | seconds | ms per row | workers | RSS bytes per row "
-              "| peak RSS MiB |")
-        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("| workload | engine | dims | rows | regions | seconds | CPU s | ms per row | workers "
+              "| RSS bytes per row | peak RSS MiB |")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in run_sweeps():
             flag = "" if r["complete"] else " (LOWER BOUND)"
             print(f"| {r['workload']} | {r['engine']} | {r['dims']} | {r['rows']:,} | {r['regions']}{flag} | "
-                  f"{r['seconds']} | {r.get('ms_per_row', '')} | {r['workers']} | {r.get('rss_bytes_per_row', '')} | "
-                  f"{r['peak_rss_MiB']} |", flush=True)
+                  f"{r['seconds']} | {r.get('cpu_s', '')} | {r.get('ms_per_row', '')} | {r['workers']} | "
+                  f"{r.get('rss_bytes_per_row', '')} | {r['peak_rss_MiB']} |", flush=True)
         print("\n| stage of one tiny count (2-D [32,32], r=0.5) | CPU ms per count |\n|---|---:|")
         for k, v in sweep_overhead().items():
             print(f"| {k} | {v:.3f} |")

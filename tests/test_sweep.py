@@ -322,3 +322,21 @@ def test_import_stays_light():
     out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_batches_bounded_by_estimated_cost_and_a_slow_count_hands_its_batch_back():
+    tasks = [(i, 0, i, 0.5) for i in range(100)]
+    b = sweep_module._Batcher(tasks, target=0.2, slots=2)
+    assert [len(b.take()) for _ in range(3)] == [1, 2, 4]  # no estimate yet: probes
+    for t in tasks[:7]:
+        b.observe(t, 0.001)  # tiny counts: batched up to the target
+    n = len(b.take())  # many tiny counts in one batch, but the 93 left spread over both slots
+    assert 10 < n <= 93 // 4 + 1
+    b = sweep_module._Batcher(tasks, target=0.2, slots=2)
+    b.observe(tasks[0], 5.0)  # slow counts: one at a time
+    assert [len(b.take()) for _ in range(3)] == [1, 1, 1]
+    # a batch stops after the count that passes its budget and hands the rest back
+    net = random_net(2, [6], seed=0)
+    study, models, work, _, _, _ = sweep_module._plan(net, np.zeros((5, 2)), [0.5])
+    done, left = sweep_module._run_batch(study, models, work, budget=0.0)
+    assert len(done) == 1 and left == work[1:]
