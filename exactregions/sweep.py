@@ -62,7 +62,10 @@ _BASE = [("model", "string"), ("step", "int64"), ("point", "int64"), ("group", "
          ("lower_bound", "bool_"), ("stop_reason", "string"), ("seconds", "float64"), ("engine", "string"),
          ("reduced_dim", "int64"), ("boundary_distance", "float64")]
 _NORMS = {"2": "2", "1": "1", "inf": "inf", "linf": "inf", "2.0": "2", "1.0": "1"}
-_STEP = re.compile(r"(?:epoch|step|iter|iteration|it|ckpt|checkpoint)[-_=]?(\d+)", re.IGNORECASE)
+_STEP = re.compile(r"(?<![a-z])(?:epoch|step|iteration|iter|it|ckpt|checkpoint)[-_=]?(\d+)", re.IGNORECASE)
+#: models loaded from files kept in a process at once (the sweep goes model by model)
+KEEP_LOADED = 4
+_LOADED: list = []
 
 #: counts done in this process (read on Dask workers by the tests: the counting is done there)
 STATS = {"counts": 0}
@@ -157,6 +160,12 @@ class _Model:
 
     def network(self, opts):
         if self._net is None:
+            if not isinstance(self.source, Network):
+                _LOADED.append(self)
+                while len(_LOADED) > KEEP_LOADED:  # the least recently loaded file goes
+                    old = _LOADED.pop(0)
+                    old._net = None
+                    old.__dict__.pop("_distances", None)
             try:
                 if isinstance(self.source, Network):
                     self._net = self.source
@@ -447,6 +456,8 @@ def _distances(study, models, tasks) -> dict:
         model, block = models[m], p // DISTANCE_BLOCK
         cache = model.__dict__.setdefault("_distances", {})
         if block not in cache:
+            while len(cache) >= 8:  # (batches go point by point: the last blocks are the ones read)
+                cache.pop(next(iter(cache)))
             try:
                 net = model.network(study.opts)
                 X = study.X[block * DISTANCE_BLOCK:(block + 1) * DISTANCE_BLOCK]

@@ -340,3 +340,18 @@ def test_batches_bounded_by_estimated_cost_and_a_slow_count_hands_its_batch_back
     study, models, work, _, _, _ = sweep_module._plan(net, np.zeros((5, 2)), [0.5])
     done, left = sweep_module._run_batch(study, models, work, budget=0.0)
     assert len(done) == 1 and left == work[1:]
+
+
+def test_ctrl_c_keeps_the_finished_rows(tmp_path, monkeypatch):
+    real, calls = sweep_module.count_regions, [0]
+
+    def interrupted_at_the_fourth(*a, **k):
+        calls[0] += 1
+        if calls[0] == 4:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(sweep_module, "count_regions", interrupted_at_the_fourth)
+    out = tmp_path / "t.parquet"
+    df = sweep(random_net(2, [6], seed=0), np.zeros((6, 2)), [0.5], out=out, progress=False)
+    assert df.attrs["interrupted"] and len(df) == 3 and read_table(out).equals(df)
