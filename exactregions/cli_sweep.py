@@ -33,7 +33,8 @@ def add_sweep_command(sub):
     s.add_argument("model", nargs="+", help="model files (.npz, .onnx, .pt) or one folder of checkpoints (ordered by "
                                             "the step in their names: model_epoch3.npz, step_500.onnx, ...)")
     s.add_argument("--centres", "--centers", required=True, dest="centres",
-                   help=".npy file of an (n, d) array of ball centres (one row per centre)")
+                   help=".npy file of an (n, d) array of ball centres, one row per centre (an (n, c, h, w) array "
+                        "of images is flattened)")
     s.add_argument("--groups", help=".npy file of n labels, one per centre (train/test/random, classes, ...)")
     s.add_argument("--radii", required=True, help="comma-separated radii, e.g. 0.1,0.3")
     s.add_argument("--norm", default="2", choices=["2", "1", "inf"], help="ball norm (default 2, exact)")
@@ -106,9 +107,9 @@ def cmd_sweep(args):
 
     t0 = time.perf_counter()
     centres = _load_array(args.centres, "centres")
-    if centres.ndim != 2:
-        raise UsageError(f"--centres must hold an (n, d) array, one centre per row; {args.centres} holds an array "
-                         f"of shape {centres.shape}")
+    if centres.ndim < 2 or not np.issubdtype(centres.dtype, np.number):
+        raise UsageError(f"--centres must hold an (n, d) array of numbers, one centre per row (images are "
+                         f"flattened); {args.centres} holds {centres.dtype} of shape {centres.shape}")
     groups = None
     if args.groups:
         groups = _load_array(args.groups, "groups").reshape(-1)

@@ -681,7 +681,8 @@ def read_table(path):
     >>> from exactregions import random_network
     >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
     >>> df = sweep(random_network(2, [4], 0), np.zeros((1, 2)), [0.5], out=path, progress=False)
-    >>> read_table(path)[["model", "radius", "activation_regions"]].equals(df[["model", "radius", "activation_regions"]])
+    >>> cols = ["model", "radius", "activation_regions"]
+    >>> read_table(path)[cols].equals(df[cols])
     True
     """
     path = os.fspath(path)
@@ -698,8 +699,6 @@ def read_table(path):
 
 
 def _to_frame(table):
-    import pandas as pd  # noqa: F401  (pyarrow's to_pandas needs it)
-
     return table.to_pandas()
 
 
@@ -851,7 +850,8 @@ def _options(norm, bounds, linear, time_limit, engine, max_regions, input_shape,
         raise ValueError(f"unknown engine '{engine}': choose from {', '.join(ENGINES)}, auto")
     if linear:
         if engine not in ("auto", "bfs"):
-            raise ValueError(f"linear regions come from the BFS engine: engine='{engine}' gives none; use 'auto' or 'bfs'")
+            raise ValueError(f"linear regions come from the BFS engine: engine='{engine}' gives none; "
+                             "use 'auto' or 'bfs'")
         engine = "bfs"
     if time_limit is not None and not time_limit > 0:
         raise ValueError(f"time_limit must be positive, got {time_limit}")

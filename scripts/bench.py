@@ -387,7 +387,8 @@ def _cli_sweep(args, out, repeats):
 
 def _sweep_row(name, sec, cpu, rows, workers, dims):
     regions = sum(r["activation_regions"] or 0 for r in rows)
-    return {"workload": name, "cpu_s": round(cpu, 3), "engine": ",".join(sorted({r["engine"] or "error" for r in rows})), "dims": dims,
+    return {"workload": name, "cpu_s": round(cpu, 3), "engine": ",".join(sorted({r["engine"] or "error" for r in rows})),
+            "dims": dims,
             "regions": regions, "complete": all(r["complete"] for r in rows), "seconds": round(sec, 3),
             "regions_per_s": round(regions / sec), "lp_per_region": "", "qp_per_region": "", "workers": workers,
             "kernel": "", "kernel_load_s": "", "peak_rss_MiB": "", "rows": len(rows),

@@ -160,8 +160,9 @@ def run_dataset(name, n_points: int, time_limit: float, quick: bool, seed: int =
     df = count_rows({"final": nets[-1]}, np.vstack([pts[k] for k in kinds]), radii, time_limit, workers,
                     groups=[k for k in kinds for _ in pts[k]])
     df["rank"] = df.group.map(kinds.index)
-    point_rows = [{"seed": seed, "kind": str(r.group), "radius": float(r.radius), "point": int(r.point) - first[r.group],
-                   **count_fields(r)} for r in df.sort_values(["rank", "radius", "point"], kind="stable").itertuples()]
+    point_rows = [{"seed": seed, "kind": str(r.group), "radius": float(r.radius),
+                   "point": int(r.point) - first[r.group], **count_fields(r)}
+                  for r in df.sort_values(["rank", "radius", "point"], kind="stable").itertuples()]
     summary = summarise(name, Xtr.shape[1], widths, epochs, accs, dist_rows, epoch_rows, point_rows, radii,
                         count_epochs, time.perf_counter() - t0)
     summary["seed"] = seed

@@ -265,7 +265,8 @@ def test_tracker_in_a_torch_training_loop(tmp_path):
     assert sorted(snapshots) == [0, 5, 10] and df.step.tolist() == [0] * 3 + [5] * 3 + [10] * 3
     assert df.group.tolist() == ["a", "b", "c"] * 3 and set(df.model) == {"moons"}
     for row in df.itertuples():
-        assert row.activation_regions == count_regions(snapshots[row.step], Ball(points[row.point], 0.3)).activation_regions
+        res = count_regions(snapshots[row.step], Ball(points[row.point], 0.3))
+        assert row.activation_regions == res.activation_regions
     assert read_table(tmp_path / "track.parquet").equals(df)
     assert snapshots[0].weights[0].tolist() != snapshots[10].weights[0].tolist()  # it trained
 
