@@ -356,3 +356,9 @@ def test_ctrl_c_keeps_the_finished_rows(tmp_path, monkeypatch):
     out = tmp_path / "t.parquet"
     df = sweep(random_net(2, [6], seed=0), np.zeros((6, 2)), [0.5], out=out, progress=False)
     assert df.attrs["interrupted"] and len(df) == 3 and read_table(out).equals(df)
+
+
+def test_scheduler_without_dask_is_one_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # as if dask were not installed
+    with pytest.raises(ValueError, match=r"needs dask.distributed: pip install 'exactregions\[dask\]'"):
+        sweep(random_net(2, [4], seed=0), np.zeros((1, 2)), [0.5], scheduler="tcp://127.0.0.1:1", progress=False)
