@@ -4,13 +4,14 @@ or written)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 
 import numpy as np
 
-from .cli_common import UsageError
+from .cli_common import MODEL_HELP, UsageError, add_common_args
 
 
 def add_sweep_command(sub):
@@ -30,16 +31,14 @@ def add_sweep_command(sub):
                        description="Count the activation regions of every model in a ball around every centre for "
                                    "every radius: one row per count, written to --out as rows finish; running the "
                                    "same command again counts only the rows the table lacks.")
-    s.add_argument("model", nargs="+", help="model files (.npz, .onnx, .pt) or one folder of checkpoints (ordered by "
-                                            "the step in their names: model_epoch3.npz, step_500.onnx, ...)")
+    s.add_argument("model", nargs="+", help=MODEL_HELP + "; several, or one folder of checkpoints (ordered by the "
+                                            "step in their names: model_epoch3.npz, step_500.onnx, ...)")
     s.add_argument("--centres", "--centers", required=True, dest="centres",
                    help=".npy file of an (n, d) array of ball centres, one row per centre (an (n, c, h, w) array "
                         "of images is flattened)")
     s.add_argument("--groups", help=".npy file of n labels, one per centre (train/test/random, classes, ...)")
     s.add_argument("--radii", required=True, help="comma-separated radii, e.g. 0.1,0.3")
     s.add_argument("--norm", default="2", choices=["2", "1", "inf"], help="ball norm (default 2, exact)")
-    s.add_argument("--time-limit", type=float, default=None,
-                   help="seconds per count; a count stopped by it is a row marked lower_bound")
     s.add_argument("--max-regions", type=int, default=None, help="stop each count after N regions (lower bound)")
     s.add_argument("--workers", type=int, default=1, help="local processes counting in parallel")
     s.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:PORT): the counts run on its workers")
@@ -51,8 +50,9 @@ def add_sweep_command(sub):
     s.add_argument("--no-boundary-distance", action="store_true",
                    help="leave the boundary_distance column empty (NaN)")
     s.add_argument("--out", required=True, help="table file to write: .parquet or .csv")
-    s.add_argument("--input-shape", help="input shape without batch (e.g. 1,8,8) for convolutional torch models")
-    s.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    s.add_argument("--input-shape", help="input shape without the batch axis (e.g. 1,8,8), for convolutional "
+                                         "torch models")
+    add_common_args(s, time_help="seconds per count; a count stopped by it is a row marked lower_bound")
     s.set_defaults(func=cmd_sweep)
     return s
 
@@ -131,13 +131,19 @@ def cmd_sweep(args):
                            max_regions=args.max_regions, workers=args.workers, scheduler=args.scheduler,
                            out=args.out, progress=not args.quiet, engine=args.engine, input_shape=shape,
                            boundary_distance=not args.no_boundary_distance)
-    parts = [f"{s['counted']} counted", f"{s['skipped']} already there"]
-    if s["lower_bounds"]:
-        parts.append(f"{s['lower_bounds']} LOWER BOUNDS (stopped by a limit)")
-    if s["errors"]:
-        parts.append(f"{len(s['errors'])} errors (first: {s['errors'][0]})")
-    print(f"wrote {args.out}: {s['rows']} of {s['asked']} rows ({', '.join(parts)}) in "
-          f"{time.perf_counter() - t0:.1f} s")
+    seconds = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps({"out": args.out, "rows": s["rows"], "asked": s["asked"], "counted": s["counted"],
+                          "already_there": s["skipped"], "lower_bounds": s["lower_bounds"], "errors": len(s["errors"]),
+                          "first_error": s["errors"][0] if s["errors"] else None, "interrupted": s["interrupted"],
+                          "seconds": seconds}))
+    else:
+        parts = [f"{s['counted']} counted", f"{s['skipped']} already there"]
+        if s["lower_bounds"]:
+            parts.append(f"{s['lower_bounds']} LOWER BOUNDS (stopped by a limit)")
+        if s["errors"]:
+            parts.append(f"{len(s['errors'])} errors (first: {s['errors'][0]})")
+        print(f"wrote {args.out}: {s['rows']} of {s['asked']} rows ({', '.join(parts)}) in {seconds:.1f} s")
     if s["interrupted"]:
         print(f"exactregions: interrupted: {s['rows']} of {s['asked']} rows are in {args.out}; rerun the same command "
               "to count the rest", file=sys.stderr)

@@ -314,7 +314,10 @@ def test_cli_sweep_of_twenty_centres(tmp_path, capsys):
     a = list(args[:1]) + ["--centres", str(tmp_path / "c3.npy"), "--radii", "0.2", "--out", str(tmp_path / "e.csv"),
                           "--quiet"]
     assert main(["sweep", *a]) == 1
-    assert "4 errors (first: ValueError: domain has dimension 3" in capsys.readouterr().out
+    assert "4 errors (first: DomainError: domain has dimension 3" in capsys.readouterr().out
+    assert main(["sweep", *a, "--json"]) == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["rows"], summary["counted"], summary["already_there"], summary["errors"]) == (4, 0, 4, 4)
 
 
 def test_import_stays_light():
