@@ -23,6 +23,7 @@ from .network import Network, NetworkError, as_network, random_network
 from .oracle import SolverError
 from .plot import plot_regions, plot_sweep, read_sweep, region_polygons
 from .result import Region, RegionCount, VerifyReport
+from .sweeps import RegionTracker, sweep
 from ._version import __version__
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     # bounds and constructions
     "global_bound", "local_bound", "hybrid_bound", "critical_radius", "all_bounds", "compare", "Bound",
     "Comparison", "sawtooth", "zigzag", "montufar_product",
+    # many counts in one table
+    "sweep", "RegionTracker",
     # pictures
     "plot_regions", "region_polygons", "plot_sweep", "read_sweep",
     # errors

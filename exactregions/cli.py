@@ -12,6 +12,7 @@ import sys
 
 from .cli_analysis import add_analysis_commands
 from .cli_plots import add_plot_commands
+from .cli_sweep import add_sweep_command
 from .cli_bounds import add_bound_commands
 from .cli_common import (Progress, UsageError, Parser, add_common_args, add_domain_args, add_model_arg, domain_from_args,
                          model_from_args, protect_negatives)
@@ -231,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bound_commands(sub)
     add_analysis_commands(sub)
     add_plot_commands(sub)
+    add_sweep_command(sub)
     return p
 
 

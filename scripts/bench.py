@@ -8,7 +8,9 @@ public exact counters' in-call seconds on them in ``peers.json``: the ``peer s``
 fastest of them, ``ratio`` ours / theirs). Each workload runs in a fresh process (so its peak RSS
 is its own), single-threaded BLAS. ``cli-2d-64x64-box-process`` is the whole ``exactregions
 count`` process (start-up, imports, loading, counting), median of 5.
-Usage: python scripts/bench.py [--quick] [--only NAME,...] [--json out.json]
+``--sweeps``: the sweep workloads (whole ``exactregions sweep`` processes) and where a tiny
+count's time goes (:func:`run_sweeps`, :func:`sweep_overhead`).
+Usage: python scripts/bench.py [--quick] [--only NAME,...] [--json out.json] [--sweeps]
 """
 
 from __future__ import annotations
@@ -299,6 +301,207 @@ def run_slices(radius=1.0, n_segments=1000):
     return rows
 
 
+SWEEP_CENTRES = 1000  # balls of the 2-D sweep rows
+SWEEP_MEMORY_ROWS = 10000
+
+
+def _sweep_2d(folder, n=SWEEP_CENTRES):
+    """The 2-D [32,32] net (seed 0) and ``n`` centres uniform in [-2, 2]^2 (seed 0): balls of
+    radius 0.5 around them hold 66 regions at the median."""
+    from exactregions.io import save_npz
+
+    net_path, centres = Path(folder) / "net2d.npz", Path(folder) / f"centres2d_{n}.npy"
+    save_npz(random_network(2, [32, 32], 0), net_path)
+    np.save(centres, np.random.default_rng(0).uniform(-2, 2, size=(n, 2)))
+    return net_path, centres
+
+
+def _digits784_checkpoints(folder, every=3, epochs=30):
+    """The recipe of scripts/train_digits784.py ([32,32], Adam lr 1e-3, batches of 128, torch
+    seed 0, one thread) with a checkpoint saved every ``every`` epochs (10 checkpoints,
+    ``digits784_epoch3.npz`` ... ``digits784_epoch30.npz``; the last is data/speed's
+    d784_32x32_digits.npz up to float rounding) and the first 100 images as centres."""
+    import copy
+
+    import torch
+    import torch.nn as nn
+
+    from exactregions.io import save_npz
+    from exactregions.io.torch import from_torch
+    from train_digits784 import digits784
+
+    folder = Path(folder) / "digits784"
+    folder.mkdir()
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    X, y = digits784()
+    model = nn.Sequential(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10))
+
+    def save(epoch, m):
+        if epoch % every == 0:
+            save_npz(from_torch(copy.deepcopy(m).double()), folder / f"digits784_epoch{epoch}.npz")
+
+    fit(model, X, y, epochs=epochs, lr=1e-3, batch=128, on_epoch=save)
+    centres = folder.parent / "digits784_centres.npy"
+    np.save(centres, X[:100].double().numpy())
+    return folder, centres
+
+
+def _env():
+    """The environment of a benchmarked process: this checkout's package first."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
+def _children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _timed(cmd, repeats):
+    """Wall seconds and CPU seconds (the process and its workers; on a machine shared with other
+    work the wall time grows, the CPU time much less), medians of ``repeats`` runs."""
+    times, cpus, out = [], [], None
+    for _ in range(repeats):
+        c, t = _children_cpu(), time.perf_counter()
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=_env())
+        times.append(time.perf_counter() - t)
+        cpus.append(_children_cpu() - c)
+    return float(np.median(times)), float(np.median(cpus)), out
+
+
+def _cli_sweep(args, out, repeats):
+    """Wall and CPU seconds (medians of ``repeats``) of the whole ``exactregions sweep``
+    process writing a fresh table, and that table."""
+    import pyarrow.parquet as pq
+
+    exe = Path(sys.executable).parent / "exactregions"
+    times, cpus = [], []
+    for _ in range(repeats):
+        if out.exists():
+            out.unlink()
+        sec, cpu, _ = _timed([str(exe), "sweep", *map(str, args), "--out", str(out), "--quiet"], 1)
+        times.append(sec)
+        cpus.append(cpu)
+    return float(np.median(times)), float(np.median(cpus)), pq.read_table(out).to_pylist()
+
+
+def _sweep_row(name, sec, cpu, rows, workers, dims):
+    regions = sum(r["activation_regions"] or 0 for r in rows)
+    return {"workload": name, "cpu_s": round(cpu, 3), "engine": ",".join(sorted({r["engine"] or "error" for r in rows})),
+            "dims": dims,
+            "regions": regions, "complete": all(r["complete"] for r in rows), "seconds": round(sec, 3),
+            "regions_per_s": round(regions / sec), "lp_per_region": "", "qp_per_region": "", "workers": workers,
+            "kernel": "", "kernel_load_s": "", "peak_rss_MiB": "", "rows": len(rows),
+            "ms_per_row": round(1000 * sec / len(rows), 2)}
+
+
+_LOOP = """
+import sys, time, numpy as np
+from exactregions import Ball, count_regions, load_model
+net, C = load_model(sys.argv[1]), np.load(sys.argv[2])
+print(sum(count_regions(net, Ball(c, 0.5), keep_regions=False).activation_regions for c in C))
+"""
+
+_MEMORY = """
+import importlib, resource, sys, threading, time, numpy as np
+from exactregions import random_network, sweep
+s = importlib.import_module("exactregions.sweeps")
+samples, done = [], threading.Event()
+def watch():
+    while not done.is_set():
+        with open("/proc/self/statm") as f:
+            samples.append((s.STATS["counts"], int(f.read().split()[1]) * 4096))
+        time.sleep(0.05)
+threading.Thread(target=watch, daemon=True).start()
+C = np.random.default_rng(0).uniform(-2, 2, size=(int(sys.argv[1]), 2))
+df = sweep(random_network(2, [16, 16], 0), C, [0.3], progress=False, out=sys.argv[2])
+done.set()
+n = np.array([a for a, _ in samples], float); rss = np.array([b for _, b in samples], float)
+late = n > n.max() / 5  # past the first fifth: kernels loaded, buffers warm
+slope = np.polyfit(n[late], rss[late], 1)[0]
+print(len(df), slope, rss.max() / 2**20)
+"""
+
+
+def run_sweeps(repeats=3):
+    """Sweep workloads (whole processes, start-up included; the tables are written to
+    .parquet): 1,000 balls of radius 0.5 around points of a 2-D [32,32] net as a plain loop
+    over count_regions in one process, as one ``exactregions sweep`` command (1 and 2 workers);
+    10 checkpoints of the 784-D digits MLP x 100 images x radii 0.1, 0.3 (2 workers); the RSS
+    growth per row over a 10,000-row sweep."""
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        net, centres = _sweep_2d(tmp)
+        sec, cpu, out = _timed([sys.executable, "-c", _LOOP, str(net), str(centres)], repeats)
+        rows.append({"workload": "loop-2d-32x32-1000-balls-r0.5-process", "cpu_s": round(cpu, 3),
+                     "engine": "planar", "dims": "2",
+                     "regions": int(out.stdout.strip()), "complete": True, "seconds": round(sec, 3),
+                     "regions_per_s": round(int(out.stdout.strip()) / sec), "lp_per_region": "", "qp_per_region": "",
+                     "workers": 1, "kernel": "", "kernel_load_s": "", "peak_rss_MiB": "", "rows": SWEEP_CENTRES,
+                     "ms_per_row": round(1000 * sec / SWEEP_CENTRES, 2)})
+        for w in (1, 2):
+            sec, cpu, table = _cli_sweep([net, "--centres", centres, "--radii", "0.5", "--workers", w],
+                                         tmp / "t2d.parquet", repeats)
+            rows.append(_sweep_row(f"sweep-cli-2d-32x32-1000-balls-r0.5-{w}workers", sec, cpu, table, w, "2"))
+        folder, centres = _digits784_checkpoints(tmp)
+        sec, cpu, table = _cli_sweep([folder, "--centres", centres, "--radii", "0.1,0.3", "--workers", 2],
+                                     tmp / "t784.parquet", 1)
+        rows.append(_sweep_row("sweep-cli-784d-digits-10ckpt-100pts-2radii-2workers", sec, cpu, table, 2, "784"))
+        out = subprocess.run([sys.executable, "-c", _MEMORY, str(SWEEP_MEMORY_ROWS), str(tmp / "mem.parquet")],
+                             check=True, capture_output=True, text=True, env=_env())
+        n, slope, peak = out.stdout.split()
+        rows.append({"workload": f"sweep-memory-{n}-rows-2d-16x16-r0.3", "engine": "planar", "dims": "2",
+                     "regions": "", "complete": True, "seconds": "", "regions_per_s": "", "lp_per_region": "",
+                     "qp_per_region": "", "workers": 1, "kernel": "", "kernel_load_s": "",
+                     "peak_rss_MiB": round(float(peak)), "rows": int(n), "rss_bytes_per_row": round(float(slope))})
+    return rows
+
+
+def sweep_overhead(n=1000):
+    """CPU milliseconds per count of the stages of one count_regions call on the 1,000 balls of
+    the 2-D sweep rows (warm: kernels loaded), in this process: where a tiny count's time goes."""
+    from exactregions.engines import auto_engine
+    from exactregions.engines import planar as P
+    from exactregions.intervals import preactivation_bounds, stability
+    from exactregions.reduction import reduce_dimension
+
+    net = random_network(2, [32, 32], 0)
+    C = np.random.default_rng(0).uniform(-2, 2, size=(n, 2))
+    count_regions(net, Ball(C[0], 0.5))
+    balls = [Ball(c, 0.5) for c in C]
+    polys = [P._domain_polygon(b) for b in balls]
+    setups = [P._setup(net, b, q) for b, q in zip(balls, polys)]
+    X = balls[0].sample(P.REF_SAMPLES, np.random.default_rng(0))
+    stages = {
+        "count_regions (all of it)": lambda i: count_regions(net, balls[i], keep_regions=False),
+        "Ball()": lambda i: Ball(C[i], 0.5),
+        "as_network + reduce_dimension": lambda i: reduce_dimension(net, balls[i]),
+        "auto_engine": lambda i: auto_engine(balls[i], net),
+        "planar: domain polygon": lambda i: P._domain_polygon(balls[i]),
+        "planar: set-up (all of it)": lambda i: P._setup(net, balls[i], polys[i]),
+        "  set-up: interval bounds": lambda i: stability(*preactivation_bounds(net, balls[i], None, {}),
+                                                         net.linear_mask()),
+        "  set-up: 256 reference samples": lambda i: balls[i].sample(P.REF_SAMPLES, np.random.default_rng(0)),
+        "  set-up: their patterns": lambda i: net.pattern(X),
+        "planar: cut into pieces": lambda i: P.cut_polygon(polys[i], setups[i][0], 1, P.TOL, P.PIECE_LINES),
+        "planar: chain arrays": lambda i: P._chain_arrays(setups[i][3]),
+        "boundary distance (one point)": lambda i: net.boundary_distance(C[i]),
+    }
+    out = {}
+    for name, f in stages.items():
+        t = time.process_time()
+        for i in range(n):
+            f(i)
+        out[name] = 1000 * (time.process_time() - t) / n
+    parts = [k for k in out if not k.startswith(("count_regions", "  ", "boundary"))]
+    out["the rest: the compiled walk, domain checks, the result"] = out["count_regions (all of it)"] - sum(
+        out[k] for k in parts)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="three small workloads")
@@ -306,6 +509,7 @@ def main():
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one workload in this process
     ap.add_argument("--no-slices", action="store_true", help="skip the conv-net slice workloads")
     ap.add_argument("--verdicts", action="store_true", help="only the robustness-verdict workloads")
+    ap.add_argument("--sweeps", action="store_true", help="only the sweep workloads (and a tiny count's overhead)")
     ap.add_argument("--json", help="also write the rows to this JSON file")
     args = ap.parse_args()
     if args.one:
@@ -318,6 +522,19 @@ def main():
         for r in run_verdicts():
             print(f"| {r['workload']} | {r['dims']} | {r['verdict']} | {r['regions']:,} | {r['seconds']} | "
                   f"{r['programmes']} | {r['pruned_share']} |", flush=True)
+        return
+    if args.sweeps:
+        print("| workload | engine | dims | rows | regions | seconds | CPU s | ms per row | workers "
+              "| RSS bytes per row | peak RSS MiB |")
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in run_sweeps():
+            flag = "" if r["complete"] else " (LOWER BOUND)"
+            print(f"| {r['workload']} | {r['engine']} | {r['dims']} | {r['rows']:,} | {r['regions']}{flag} | "
+                  f"{r['seconds']} | {r.get('cpu_s', '')} | {r.get('ms_per_row', '')} | {r['workers']} | "
+                  f"{r.get('rss_bytes_per_row', '')} | {r['peak_rss_MiB']} |", flush=True)
+        print("\n| stage of one tiny count (2-D [32,32], r=0.5) | CPU ms per count |\n|---|---:|")
+        for k, v in sweep_overhead().items():
+            print(f"| {k} | {v:.3f} |")
         return
     rows = []
     print("| workload | engine | dims | regions | seconds | regions/s | peer s | ratio | LP/region | QP/region "

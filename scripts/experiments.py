@@ -18,7 +18,10 @@ CSVs (a ``seed`` column), PNGs and REPORT.md under data/experiments/.
 ``digits784`` is digits upsampled to 28x28 (bilinear, torch) and divided by 16, the stand-in for
 784-D images; its radii are digits' scaled by 3.5 (the ratio of the images' L2 norms, 28/8).
 
-Usage: python scripts/experiments.py [--quick] [--seeds 3] [--points 60] [--out data/experiments]
+The exact counts are one :func:`exactregions.sweep` per checkpoint set (the counts over training,
+the counts by point kind): rows of one table, with the local bounds as columns.
+
+Usage: python scripts/experiments.py [--quick] [--seeds 3] [--points 60] [--workers 1] [--out data/experiments]
 """
 
 from __future__ import annotations
@@ -39,8 +42,7 @@ from scipy.stats import mannwhitneyu  # noqa: E402
 from sklearn import datasets  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from exactregions import Ball, count_regions  # noqa: E402
-from exactregions.bounds import local_bound  # noqa: E402
+from exactregions import sweep  # noqa: E402
 from exactregions.io.torch import from_torch  # noqa: E402
 
 # name: (loader, hidden widths, epochs, radii, checkpoints with counts)
@@ -101,12 +103,20 @@ def train_checkpoints(name, Xtr, ytr, widths, epochs, seed=0):
     return nets, accs
 
 
-def count_row(net, c, r, time_limit):
-    ball = Ball(c, r)
-    res = count_regions(net, ball, time_limit=time_limit, keep_regions=False)
-    return {"exact": res.activation_regions, "complete": res.complete,
-            "local": local_bound(net, ball, "local").value, "local_lp": local_bound(net, ball, "local_lp").value,
-            "seconds": round(res.stats["seconds"], 4)}
+def count_rows(models: dict, centres, radii, time_limit, workers=1, groups=None):
+    """The exact count and the local bounds of every model in a ball around every centre for
+    every radius (:func:`exactregions.sweep`), as a DataFrame; a count that fails stops the run."""
+    df = sweep(models, centres, radii, groups=groups, bounds=["local", "local_lp"], time_limit=time_limit,
+               boundary_distance=False, workers=workers, progress=sys.stderr.isatty())
+    if df.error.notna().any():
+        raise RuntimeError(f"a count failed: {df.error.dropna().iloc[0]}")
+    return df
+
+
+def count_fields(row) -> dict:
+    """The CSV fields of one sweep row."""
+    return {"exact": int(row.activation_regions), "complete": bool(row.complete), "local": int(row.bound_local),
+            "local_lp": int(row.bound_local_lp), "seconds": round(float(row.seconds), 4)}
 
 
 def write_csv(path, rows):
@@ -118,7 +128,7 @@ def write_csv(path, rows):
         w.writerows(rows)
 
 
-def run_dataset(name, n_points: int, time_limit: float, quick: bool, seed: int = 0):
+def run_dataset(name, n_points: int, time_limit: float, quick: bool, seed: int = 0, workers: int = 1):
     """One training seed of one data set: its rows and summary (the points are the same for
     every seed: they are drawn with a fixed generator)."""
     loader, widths, epochs, radii = SETS[name]
@@ -139,19 +149,20 @@ def run_dataset(name, n_points: int, time_limit: float, quick: bool, seed: int =
             for i, v in enumerate(net.boundary_distance(P)):
                 dist_rows.append({"seed": seed, "epoch": e, "kind": kind, "point": i, "boundary_distance": float(v)})
     count_epochs = sorted(set(np.linspace(0, epochs, COUNT_EPOCHS).round().astype(int).tolist()))
-    epoch_rows = []
-    for e in count_epochs:
-        for r in radii:
-            for i, c in enumerate(pts["train"][: n_points // 2]):
-                epoch_rows.append({"seed": seed, "epoch": e, "radius": r, "point": i,
-                                   **count_row(nets[e], c, r, time_limit)})
+    df = count_rows({f"epoch{e}": nets[e] for e in count_epochs}, pts["train"][: n_points // 2], radii, time_limit,
+                    workers)
+    epoch_rows = [{"seed": seed, "epoch": int(r.step), "radius": float(r.radius), "point": int(r.point),
+                   **count_fields(r)}
+                  for r in df.sort_values(["step", "radius", "point"], kind="stable").itertuples()]
     # claim 2: final network, train vs test vs random points
-    point_rows = []
-    for kind, P in pts.items():
-        for r in radii:
-            for i, c in enumerate(P):
-                point_rows.append({"seed": seed, "kind": kind, "radius": r, "point": i,
-                                   **count_row(nets[-1], c, r, time_limit)})
+    kinds = list(pts)
+    first = dict(zip(kinds, np.cumsum([0] + [len(pts[k]) for k in kinds[:-1]]).tolist()))
+    df = count_rows({"final": nets[-1]}, np.vstack([pts[k] for k in kinds]), radii, time_limit, workers,
+                    groups=[k for k in kinds for _ in pts[k]])
+    df["rank"] = df.group.map(kinds.index)
+    point_rows = [{"seed": seed, "kind": str(r.group), "radius": float(r.radius),
+                   "point": int(r.point) - first[r.group], **count_fields(r)}
+                  for r in df.sort_values(["rank", "radius", "point"], kind="stable").itertuples()]
     summary = summarise(name, Xtr.shape[1], widths, epochs, accs, dist_rows, epoch_rows, point_rows, radii,
                         count_epochs, time.perf_counter() - t0)
     summary["seed"] = seed
@@ -369,6 +380,7 @@ def main():
     ap.add_argument("--seeds", type=int, default=3, help="training seeds per data set")
     ap.add_argument("--time-limit", type=float, default=20.0, help="per exact count (then a lower bound)")
     ap.add_argument("--quick", action="store_true", help="few epochs, for a smoke run")
+    ap.add_argument("--workers", type=int, default=1, help="processes counting in parallel (the same counts)")
     ap.add_argument("--annotate", action="store_true",
                     help="only mark the lower bounds among the counts over training in an existing report")
     args = ap.parse_args()
@@ -383,7 +395,7 @@ def main():
         for seed in range(args.seeds):
             print(f"{name}, seed {seed}: training and counting ...", file=sys.stderr)
             summary, *new = run_dataset(name, min(args.points, POINTS_CAP.get(name, args.points)), args.time_limit,
-                                        args.quick, seed)
+                                        args.quick, seed, args.workers)
             ss.append(summary)
             for acc, part in zip(rows, new):
                 acc.extend(part)

@@ -93,7 +93,8 @@ def nan_model(tmp_path):
     (["count", NET, "--box", "-1", "1", "--workers", "0"], "--workers must be positive"),
     (["count", NET, "--box", "-1", "1", "--pieces", "0"], "--pieces must be positive"),
     (["count", NET, "--whole", "--engine", "subdivision"], "does not handle Whole"),
-    (["count", NET, "--box", "-1", "1", "--pieces", "4", "--max-regions", "9"], "cannot stop pieces"),
+    (["count", NET, "--box", "-1", "1", "--pieces", "4", "--max-regions", "9", "--engine", "subdivision"],
+     "cannot stop pieces"),
 ])
 def test_bad_input_one_line_exit_2(capsys, argv, words):
     code, out, err = run(capsys, *argv)
