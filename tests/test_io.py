@@ -346,3 +346,85 @@ def test_a_network_copies_what_can_change_and_shares_what_cannot():
     other = Network([w0, frozen], [np.zeros(2), np.zeros(1)])
     view[0, 0] = 7.0
     assert other.weights[1][0, 0] == 1.0
+
+
+def _bfs_partial(tmp_path, seed=8, max_regions=7):
+    from exactregions.engines import count_regions_bfs
+
+    net = random_net(2, [10, 10], seed=seed)
+    dom = Ball([0.0, 0.1], 0.8)
+    ck = tmp_path / "state.npz"
+    part = count_regions_bfs(net, dom, max_regions=max_regions, checkpoint=ck)
+    assert not part.complete and ck.exists()
+    return net, dom, ck
+
+
+def test_bfs_checkpoints_resume_without_unpickling_anything(tmp_path, monkeypatch):
+    """The BFS state is arrays and JSON: resuming reads it with pickle switched off and gives
+    the uninterrupted traversal's regions, edges, linear regions and affine maps."""
+    import pickle
+
+    from exactregions.engines import count_regions_bfs
+
+    def refuse(*a, **k):
+        raise AssertionError("a checkpoint was unpickled")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, refuse)
+    net, dom, ck = _bfs_partial(tmp_path)
+    with np.load(ck, allow_pickle=False) as z:  # (every entry an array of numbers: no object to unpickle)
+        assert "__header__" in z.files and all(not z[k].dtype.hasobject for k in z.files)
+    full = count_regions_bfs(net, dom)
+    resumed = count_regions_bfs(net, dom, checkpoint=ck)
+    assert resumed.complete and resumed.activation_regions == full.activation_regions
+    assert [r.pattern.tobytes() for r in resumed.regions] == [r.pattern.tobytes() for r in full.regions]
+    assert sorted(resumed.graph.edges) == sorted(full.graph.edges) and resumed.linear_regions == full.linear_regions
+    assert all(np.array_equal(a.affine[0], b.affine[0]) and np.array_equal(a.affine[1], b.affine[1])
+               for a, b in zip(resumed.regions, full.regions))
+    # the regions read back from the file are the ones written, to the bit (the later ones'
+    # interior points may differ in the last digits: the LP warm starts are not kept)
+    assert all(np.array_equal(a.point, b.point) and a.inradius == b.inradius
+               for a, b in zip(resumed.regions[:7], full.regions[:7]))
+
+
+def test_bfs_checkpoints_of_another_run_or_changed_are_refused(tmp_path):
+    from exactregions.engines import count_regions_bfs
+    from exactregions.io.checkpoint import CheckpointError
+
+    net, dom, ck = _bfs_partial(tmp_path)
+    with pytest.raises(CheckpointError, match="belongs to another network, domain or tolerances"):
+        count_regions_bfs(random_net(2, [10, 10], seed=9), dom, checkpoint=ck)
+    with pytest.raises(CheckpointError, match="another network"):
+        count_regions_bfs(net, Ball([0.0, 0.1], 0.7), checkpoint=ck)
+    with np.load(ck, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(bytes(arrays["__header__"]).decode())
+    changed = dict(arrays, queue=arrays["queue"][::-1].copy())  # another order of the frontier, same header
+    np.savez(tmp_path / "changed.npz", **changed)
+    with pytest.raises(CheckpointError, match="does not match its checksum"):
+        count_regions_bfs(net, dom, checkpoint=tmp_path / "changed.npz")
+    header["fingerprint"] = "0" * 20
+    np.savez(tmp_path / "other.npz", **dict(arrays, __header__=np.frombuffer(json.dumps(header).encode(), np.uint8)))
+    with pytest.raises(CheckpointError, match="another network"):
+        count_regions_bfs(net, dom, checkpoint=tmp_path / "other.npz")
+    save_npz(net, tmp_path / "model.npz")  # an npz of another kind
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    for path, words in (("model.npz", "not a readable checkpoint"), ("junk.npz", "not a readable checkpoint")):
+        with pytest.raises(CheckpointError, match=words) as e:
+            count_regions_bfs(net, dom, checkpoint=tmp_path / path)
+        assert "\n" not in str(e.value)
+
+
+def test_the_cli_bfs_checkpoint_is_an_npz_and_resumes(tmp_path, capsys):
+    from exactregions.cli import main
+
+    save_npz(random_net(2, [8, 8], seed=3), tmp_path / "m.npz")
+    argv = ["count", str(tmp_path / "m.npz"), "--box", "-1", "1", "--engine", "bfs", "--json", "--quiet",
+            "--checkpoint", str(tmp_path / "ck")]
+    assert main(argv + ["--max-regions", "4"]) == 0
+    assert json.loads(capsys.readouterr().out)["complete"] is False
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["bfs_state.npz"]  # (no temporary file left)
+    assert main(argv) == 0
+    resumed = json.loads(capsys.readouterr().out)
+    assert resumed["complete"] and resumed["activation_regions"] == count_regions(
+        load_npz(tmp_path / "m.npz"), Box(-1, 1, dim=2), engine="bfs").activation_regions

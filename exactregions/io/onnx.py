@@ -124,6 +124,8 @@ def read_model(path_or_bytes):
         raise ModelError(f"cannot read the file ({e.strerror or e})") from None
     except Exception as e:
         raise ModelError(f"not a readable ONNX model ({e.__class__.__name__}: {e})") from None
+    if not data:
+        raise ModelError("not a readable ONNX model (the file is empty)")
     g = model.graph
     if not model.ir_version or not (len(g.node) or len(g.input)) or not len(g.output):
         raise ModelError(f"not a readable ONNX model (it parses as protobuf but holds no graph: "
