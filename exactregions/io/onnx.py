@@ -381,7 +381,12 @@ def _trace_node(k, node, at, tr, consts, last_use):
     def live():
         return {name for name, last in last_use.items() if last > k and tr.has(name)}
 
-    TRACE[op](_Node(op, ins, out, at, where, traced[0], traced, live), tr, consts)
+    try:
+        TRACE[op](_Node(op, ins, out, at, where, traced[0], traced, live), tr, consts)
+    except ModelError:
+        raise
+    except (KeyError, IndexError, ValueError, TypeError) as e:  # attributes or inputs of an unexpected form
+        raise ModelError(f"{where}: cannot be read ({e.__class__.__name__}: {e})") from None
 
 
 def load_onnx(path_or_bytes, check: bool = True):
