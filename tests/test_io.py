@@ -428,3 +428,17 @@ def test_the_cli_bfs_checkpoint_is_an_npz_and_resumes(tmp_path, capsys):
     resumed = json.loads(capsys.readouterr().out)
     assert resumed["complete"] and resumed["activation_regions"] == count_regions(
         load_npz(tmp_path / "m.npz"), Box(-1, 1, dim=2), engine="bfs").activation_regions
+
+
+def test_a_subclass_with_its_own_forward_is_traced_not_read_as_its_base():
+    class Doubled(nn.Linear):
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    torch.manual_seed(4)
+    model = nn.Sequential(Doubled(2, 3), nn.ReLU(), nn.Linear(3, 1)).eval()
+    net = from_torch(model)
+    x = np.random.default_rng(2).normal(size=(30, 2))
+    with torch.no_grad():
+        ref = model(torch.as_tensor(x, dtype=torch.float32)).double().numpy()
+    assert np.max(np.abs(net.forward(x) - ref)) < 1e-5

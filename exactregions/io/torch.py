@@ -41,7 +41,7 @@ class _NeedsGraph(Exception):
 def _linear(m, name, acc):
     W = m.weight.detach().double().numpy()
     b = m.bias.detach().double().numpy() if m.bias is not None else np.zeros(W.shape[0])
-    acc.affine(W, b, W.shape[1])
+    acc.affine(W, b)
 
 
 def _batchnorm1d(m, name, acc):
@@ -51,7 +51,7 @@ def _batchnorm1d(m, name, acc):
         m.running_var.detach().double().numpy() + m.eps)
     shift = (m.bias.detach().double().numpy() if m.affine else 0.0) - scale * m.running_mean.detach().double().numpy()
     scale = np.broadcast_to(scale, shift.shape)
-    acc.affine(np.diag(scale), shift, shift.shape[0])
+    acc.affine(np.diag(scale), shift)
 
 
 def _relu(m, name, acc):
@@ -88,19 +88,33 @@ def _scripted(m) -> bool:
 
 def _kind(m):
     """The torch.nn class name that says how ``m`` is read: for a Python module, its nearest
-    torch.nn base class (None if it overrides that class's forward, or is no torch.nn class);
-    for a scripted module, the class it was scripted from (None for a user's class)."""
+    torch.nn base class that this module knows (else its nearest torch.nn class; None if it
+    has a forward of its own or is no torch.nn class); for a scripted module, the class it was
+    scripted from (None for a user's class)."""
     import torch.nn as nn
 
     if _scripted(m):
         q = m._c._type().qualified_name()
         return q.rsplit(".", 1)[1] if q.startswith("__torch__.torch.nn.modules.") else None
+    known = set(LAYERS) | set(IMAGE_LAYERS) | set(_REFUSED) | {"Sequential"}
+    nearest = None
     for cls in type(m).__mro__:
         if cls is nn.Module:
-            return None
+            break
         if cls.__module__.startswith("torch.nn.modules."):
-            return cls.__name__ if type(m).forward is cls.forward else None
-    return None
+            if type(m).forward is not cls.forward:
+                return None  # (a forward of its own below this class)
+            if cls.__name__ in known:
+                return cls.__name__
+            nearest = nearest or cls.__name__
+    return nearest
+
+
+def _is_a(m, name) -> bool:
+    """Whether ``m`` is (or was scripted from) the torch.nn class ``name`` or a subclass of it."""
+    if _scripted(m):
+        return _kind(m) == name
+    return any(c.__name__ == name and c.__module__.startswith("torch.nn.modules.") for c in type(m).__mro__)
 
 
 def _leaves(module, prefix=""):
@@ -118,11 +132,8 @@ class _Affine:
     def __init__(self):
         self.Ws, self.bs, self.slopes = [], [], []
         self.M = self.v = None
-        self.in_dim = None
 
-    def affine(self, W, b, in_dim):
-        if self.in_dim is None:
-            self.in_dim = in_dim
+    def affine(self, W, b):
         self.M, self.v = (W, b) if self.M is None else (W @ self.M, W @ self.v + b)
 
     def activation(self, slope, name):
@@ -138,7 +149,7 @@ class _Affine:
 def _input_shape_needed(module):
     """The error for a model that needs its input shape, spelt for Python and the CLI, with
     the channels of its first convolution where it has one."""
-    first = next((m for m in module.modules() if _kind(m) == "Conv2d"), None)
+    first = next((m for m in module.modules() if _is_a(m, "Conv2d")), None)
     c = int(first.weight.shape[1]) * int(getattr(first, "groups", 1)) if first is not None else 1
     what = "this torch model needs its input shape, without the batch axis, to be converted"
     return ModelError(f"{what}: pass input_shape=({c}, H, W), e.g. input_shape=({c}, 28, 28) for 28x28 images",
@@ -177,8 +188,8 @@ def from_torch(module, check: bool = True, input_shape=None) -> Network:
         return _from_sequential(module, check)
     except _NeedsGraph:
         if input_shape is None:
-            first = next((m for m in module.modules() if _kind(m) in ("Linear", "Conv2d")), None)
-            if first is None or _kind(first) != "Linear":
+            first = next((m for m in module.modules() if _is_a(m, "Linear") or _is_a(m, "Conv2d")), None)
+            if first is None or not _is_a(first, "Linear"):
                 raise _input_shape_needed(module) from None
             input_shape = (int(first.weight.shape[1]),)
         return _via_onnx(module, tuple(int(v) for v in input_shape), check)
