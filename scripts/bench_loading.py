@@ -22,6 +22,7 @@ has that option) instead of a state dict.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import resource
 import subprocess
@@ -71,15 +72,16 @@ def make_files(folder: Path):
     np.savez(folder / "mlp.npz", **arrays)
 
 
-def median_run(argv, env, repeats, inner=False):
+def median_run(argv, env, repeats, inner=False, cwd=None):
     """Median wall and CPU seconds (user + system) of ``repeats`` fresh processes: of the whole
     process, or of what it prints (``inner``). On a shared machine the CPU seconds are the
-    better guide to a quiet machine's wall time."""
+    better guide to a quiet machine's wall time. ``cwd`` is a folder without the package in it
+    (``python -c`` puts the working folder ahead of PYTHONPATH)."""
     walls, cpus = [], []
     for _ in range(repeats):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        out = subprocess.run(argv, capture_output=True, text=True, env=env)
+        out = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd)
         wall = time.perf_counter() - t
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if out.returncode != 0:
@@ -104,22 +106,22 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         make_files(folder)
+        run = functools.partial(median_run, env=env, repeats=args.repeats, cwd=tmp)
         cli = [py, "-m", "exactregions.cli", "count"]
         tail = ["--box", "-1", "1", "--json", "--quiet"]
         if args.pickled:
-            helptext = subprocess.run(cli + ["--help"], capture_output=True, text=True, env=env).stdout
+            helptext = subprocess.run(cli + ["--help"], capture_output=True, text=True, env=env, cwd=tmp).stdout
             pt = [str(folder / "mlp_pickled.pt")] + (["--trust-pickle"] if "--trust-pickle" in helptext else [])
         else:
             pt = [str(folder / "mlp.pt"), "--factory", f"{folder / 'nets.py'}:mlp"]
         rows = [("onnx-cnn-39kb-load", f"{(folder / 'cnn.onnx').stat().st_size / 1000:.0f} KB, in-process",
-                 lambda: median_run([py, "-c", LOAD, str(folder / "cnn.onnx")], env, args.repeats, inner=True)),
+                 lambda: run([py, "-c", LOAD, str(folder / "cnn.onnx")], inner=True)),
                 ("onnx-lenet-load", "data/speed/lenet_digits.onnx, in-process",
-                 lambda: median_run([py, "-c", LOAD, str(ROOT / "data" / "speed" / "lenet_digits.onnx")], env,
-                                    args.repeats, inner=True)),
-                ("torch-import", "whole process", lambda: median_run([py, "-c", "import torch"], env, args.repeats)),
-                ("cli-pt-count-process", "whole process", lambda: median_run(cli + pt + tail, env, args.repeats)),
+                 lambda: run([py, "-c", LOAD, str(ROOT / "data" / "speed" / "lenet_digits.onnx")], inner=True)),
+                ("torch-import", "whole process", lambda: run([py, "-c", "import torch"])),
+                ("cli-pt-count-process", "whole process", lambda: run(cli + pt + tail)),
                 ("cli-npz-count-process", "whole process",
-                 lambda: median_run(cli + [str(folder / "mlp.npz")] + tail, env, args.repeats))]
+                 lambda: run(cli + [str(folder / "mlp.npz")] + tail))]
         print("| row | what | wall s (median) | CPU s (median) |")
         print("|---|---|---:|---:|")
         for name, what, measure in rows:
