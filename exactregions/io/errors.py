@@ -23,6 +23,6 @@ class ModelError(ValueError):
         self.cli = message if cli is None else cli
 
     def within(self, prefix: str) -> "ModelError":
-        """The same error with ``prefix: `` before both spellings (the file it came from)."""
+        """The same error, both spellings led by ``prefix`` and a colon (the file it came from)."""
         return ModelError(f"{prefix}: {self}", cli=f"{prefix}: {self.cli}")
 
