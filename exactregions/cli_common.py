@@ -13,7 +13,8 @@ import time
 import numpy as np
 
 from .domains import Ball, Box, Plane, Segment, Whole
-from .io import load_model
+from .io import ModelError, load_model
+
 
 class UsageError(ValueError):
     """Bad command-line input."""
@@ -25,14 +26,23 @@ class Parser(argparse.ArgumentParser):
 
 
 #: the help text of every MODEL argument: each format the loaders read
-MODEL_HELP = "model file: .npz, .onnx, or a torch file (.pt, .pth)"
+MODEL_HELP = ("model file: .npz, .onnx, or a torch file (.pt, .pth): a state dict with --factory, or a pickled "
+              "module or TorchScript archive with --trust-pickle")
 
 
 def add_model_arg(p: argparse.ArgumentParser, optional: bool = False, extra: str = ""):
-    """The MODEL positional argument and ``--input-shape``, the same on every subcommand."""
+    """The MODEL positional argument, ``--input-shape``, and how a torch file is read:
+    ``--factory`` (what builds the module a state dict belongs to) and ``--trust-pickle`` (also
+    read files that run code when loaded); the same on every subcommand."""
     p.add_argument("model", nargs="?" if optional else None, help=MODEL_HELP + extra)
     p.add_argument("--input-shape", help="input shape without the batch axis (e.g. 1,8,8), for convolutional "
                                          "torch models")
+    p.add_argument("--factory", metavar="MODULE:CALLABLE",
+                   help="for a torch state dict: the callable that builds its nn.Module, as MODULE:CALLABLE or "
+                        "path/to/file.py:CALLABLE (importing it runs that module's code)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="also read torch files that run code when loaded (a pickled module, a TorchScript archive): "
+                        "only for files from a source you trust")
 
 
 def add_common_args(p: argparse.ArgumentParser, *, time_help: str = "stop after S seconds (the result is then a "
@@ -154,10 +164,16 @@ class Progress:
 
 
 def model_from_args(args):
+    """The network of ``args.model`` (with ``--input-shape``, ``--factory``,
+    ``--trust-pickle``); a model error is reported in the command line's own spelling."""
     shape = getattr(args, "input_shape", None)
     if shape is not None:
         try:
             shape = tuple(int(v) for v in shape.split(","))
         except ValueError:
             raise UsageError(f"--input-shape '{shape}' is not a comma-separated list of integers") from None
-    return load_model(args.model, input_shape=shape)
+    try:
+        return load_model(args.model, input_shape=shape, factory=getattr(args, "factory", None),
+                          trust=getattr(args, "trust_pickle", False))
+    except ModelError as e:
+        raise ModelError(e.cli) from None

@@ -105,8 +105,9 @@ def test_bad_input_one_line_exit_2(capsys, argv, words):
 def test_bad_model_files_one_line(capsys, tanh_model, nan_model, tmp_path):
     corrupt = tmp_path / "corrupt.npz"
     corrupt.write_bytes(b"garbage")
-    for path, words in ((tanh_model, "Tanh"), (nan_model, "NaN or infinite"), (str(corrupt), "not a readable")):
-        code, out, err = run(capsys, "count", path, "--box", "-1", "1")
+    for path, words in ((tanh_model, "unsupported layer '1' (Tanh)"), (nan_model, "NaN or infinite"),
+                        (str(corrupt), "not a readable")):
+        code, out, err = run(capsys, "count", path, "--box", "-1", "1", "--trust-pickle")  # (a pickled module)
         assert code == 2 and err.count("\n") == 1 and words in err
 
 

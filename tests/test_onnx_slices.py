@@ -17,7 +17,7 @@ from exactregions.io import ModelError, load_model
 from exactregions.io.onnx import load_onnx
 from exactregions.io.torch import from_torch
 
-from conftest import random_net
+from conftest import DATA, random_net
 
 
 def _export(model, shape, path=None):
@@ -82,10 +82,11 @@ def test_conv_net_onnx_and_torch_agree_on_patterns_and_plane_counts(tmp_path):
     lambda: [nn.Conv2d(4, 6, 3, stride=2, padding=(1, 2), dilation=(2, 1), groups=2)],
     lambda: [nn.ZeroPad2d((1, 0, 2, 1)), nn.Conv2d(4, 3, (2, 3), stride=(1, 2))],
     lambda: [nn.ConstantPad2d(1, 0.5), nn.Conv2d(4, 3, 3, bias=False)],
+    lambda: [nn.ZeroPad2d((-1, 0, 1, -2)), nn.Conv2d(4, 3, 2)],
     lambda: [nn.Conv2d(4, 5, 3, padding=1), nn.BatchNorm2d(5), nn.AvgPool2d(3, stride=2, padding=1)],
     lambda: [nn.Conv2d(4, 5, 3), nn.AvgPool2d(2, padding=1, count_include_pad=False)],
     lambda: [nn.Conv2d(4, 5, 3), nn.AdaptiveAvgPool2d(1)],
-], ids=["stride-dilation-groups", "asymmetric-pad", "constant-pad", "batchnorm-avgpool-padded",
+], ids=["stride-dilation-groups", "asymmetric-pad", "constant-pad", "negative-pad-crops", "batchnorm-avgpool-padded",
         "avgpool-exclude-pad", "global-average"])
 def test_convolutions_pools_and_pads_become_the_same_maps_as_torch(layers):
     """Convolutions, pools and pads are traced as sparse matrices built from their attributes:
@@ -338,3 +339,110 @@ def test_sums_and_products_with_constants_are_traced_entry_by_entry():
     with torch.no_grad():
         ref = model(torch.as_tensor(X)).numpy()
     np.testing.assert_allclose(net.forward(X.reshape(10, -1)), ref, rtol=0, atol=1e-12)
+
+
+def test_corrupt_or_foreign_onnx_files_say_so_with_their_name(tmp_path):
+    good = _export(_conv_net(), (1, 8, 8))
+    cases = {"text.onnx": b"not onnx", "empty.onnx": b"", "cut.onnx": good[: len(good) // 3],
+             "zip.onnx": (DATA / "d2_8.npz").read_bytes()}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ModelError, match="not a readable ONNX model") as e:
+            load_model(tmp_path / name)
+        assert str(e.value).startswith(f"{tmp_path / name}: ") and "\n" not in str(e.value)
+    with pytest.raises(ModelError, match="unsupported ONNX operator 'Tanh'") as e:
+        (tmp_path / "tanh.onnx").write_bytes(_export(nn.Sequential(nn.Linear(2, 3), nn.Tanh()), (2,)))
+        load_model(tmp_path / "tanh.onnx")
+    assert str(e.value).startswith(f"{tmp_path / 'tanh.onnx'}: ")
+
+
+def _models_for_the_evaluator():
+    """Exported graphs (in float64, so that the evaluators agree to rounding) covering every
+    window kind of the converter: strides, dilations, groups, pads (also negative: crops),
+    pools with and without padding, max pools, batch norm, residual sums."""
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc = nn.Conv2d(2, 2, 3, padding=1), nn.Linear(2 * 5 * 5, 3)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(torch.relu(x + self.conv(torch.relu(x))), 1))
+
+    torch.manual_seed(5)
+    bodies = [[nn.Conv2d(4, 6, 3, stride=2, padding=(1, 2), dilation=(2, 1), groups=2)],
+              [nn.ZeroPad2d((1, 0, 2, 1)), nn.Conv2d(4, 3, (2, 3), stride=(1, 2))],
+              [nn.ZeroPad2d((-1, 0, 1, -2)), nn.Conv2d(4, 3, 2)],
+              [nn.ConstantPad2d(1, 0.5), nn.Conv2d(4, 3, 3, bias=False)],
+              [nn.Conv2d(4, 5, 3, padding=1), nn.BatchNorm2d(5), nn.AvgPool2d(3, stride=2, padding=1)],
+              [nn.Conv2d(4, 5, 3), nn.AvgPool2d(2, padding=1, count_include_pad=False)],
+              [nn.Conv2d(4, 5, 3), nn.MaxPool2d(3, stride=2, padding=1)],
+              [nn.Conv2d(4, 5, 3), nn.AdaptiveAvgPool2d(1)]]
+    out = []
+    for layers in bodies:
+        body = nn.Sequential(*layers).double()
+        body.train()
+        body(torch.randn(16, 4, 7, 9, dtype=torch.float64))
+        body.eval()
+        with torch.no_grad():
+            width = body(torch.zeros(1, 4, 7, 9, dtype=torch.float64)).numel()
+        model = nn.Sequential(*body, nn.ReLU(), nn.Flatten(), nn.Linear(width, 3).double()).eval()
+        crops = any(isinstance(m, nn.ZeroPad2d) and min(m.padding) < 0 for m in layers)
+        out.append((model, (4, 7, 9), not crops))  # (the reference evaluator's Pad cannot crop)
+    out.append((Residual().double().eval(), (2, 5, 5), True))
+    return out
+
+
+def test_the_numpy_evaluator_agrees_with_onnx_reference_evaluator():
+    """The graph evaluation that checks every import (exactregions.io.onnx_ops) computes what
+    torch and ONNX's own reference evaluator compute, on every window kind the converter reads."""
+    from onnx.reference import ReferenceEvaluator
+
+    from exactregions.io.onnx import attributes, read_model, to_array
+    from exactregions.io.onnx_ops import evaluate
+
+    seen = set()
+    for model, shape, with_reference in _models_for_the_evaluator():
+        buf = io.BytesIO()
+        torch.onnx.export(model, torch.zeros((1,) + shape, dtype=torch.float64), buf, dynamo=False,
+                          input_names=["x"], output_names=["y"])
+        proto = read_model(buf.getvalue())
+        nodes = [(n.op_type, list(n.input), list(n.output), attributes(n)) for n in proto.graph.node]
+        seen |= {n[0] for n in nodes}
+        init = {t.name: to_array(t) for t in proto.graph.initializer}
+        x = np.random.default_rng(6).normal(size=(1,) + shape)
+        mine = evaluate(nodes, init, "x", x, "y")
+        with torch.no_grad():
+            np.testing.assert_allclose(mine, model(torch.as_tensor(x)).numpy(), rtol=1e-12, atol=1e-12)
+        if not with_reference:
+            continue
+        want = ReferenceEvaluator(onnx.load_from_string(buf.getvalue())).run(None, {"x": x})[0]
+        np.testing.assert_allclose(mine, want, rtol=1e-12, atol=1e-12)
+    assert {"Conv", "Pad", "AveragePool", "MaxPool", "GlobalAveragePool", "Gemm", "Add", "Relu"} <= seen
+
+
+def test_the_import_check_catches_a_wrong_tracing(monkeypatch):
+    """The check has teeth: a convolution traced with a wrong matrix (its kernel flipped) is
+    refused, because the direct evaluation slides the unflipped kernel."""
+    from exactregions.io import onnx as onnx_io
+
+    data = _export(_conv_net(), (1, 8, 8))
+    assert onnx_io.load_onnx(data).hidden_widths == [192, 12]
+    right = onnx_io.conv_matrix
+    monkeypatch.setattr(onnx_io, "conv_matrix", lambda shape, W, *a: right(shape, W[:, :, ::-1, ::-1].copy(), *a))
+    with pytest.raises(ModelError, match="differs from the ONNX model"):
+        onnx_io.load_onnx(data)
+
+
+def test_tensors_are_read_as_onnx_reads_them():
+    from onnx import helper, numpy_helper
+
+    from exactregions.io.onnx import to_array
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64, np.float16, np.int64, np.int32, np.int8, np.uint8, np.bool_):
+        a = (rng.normal(size=(2, 3)) * 10).astype(dtype)
+        raw = numpy_helper.from_array(a)
+        typed = helper.make_tensor("t", helper.np_dtype_to_tensor_dtype(a.dtype), a.shape, a.ravel().tolist())
+        for t in (raw, typed):
+            got = to_array(t)
+            assert got.dtype == a.dtype and np.array_equal(got, numpy_helper.to_array(t))

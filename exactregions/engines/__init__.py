@@ -66,7 +66,7 @@ def count_regions(net, domain, *, engine: str = "auto", reduce: bool = True, wor
     workers, scheduler: parallel runs of the subdivision
         (:func:`exactregions.engines.parallel.run_plan`); threads of the planar walk.
     checkpoint: a folder that makes the run resumable: the subdivision keeps finished batches
-        there, the BFS its state (``bfs_state.pickle``: visited set, frontier, regions, edges).
+        there, the BFS its state (``bfs_state.npz``: visited set, frontier, regions, edges).
 
     Other keyword arguments (``max_regions``, ``time_limit``, ``tol``, ``progress``,
     ``keep_regions``, ``kernel``) are those of :func:`exactregions.engines.bfs.count_regions`;
@@ -173,7 +173,7 @@ def _count_bfs(net, domain, *, workers=1, scheduler=None, checkpoint=None, piece
     if checkpoint is not None:
         import os
         os.makedirs(checkpoint, exist_ok=True)
-        kwargs["checkpoint"] = os.path.join(checkpoint, "bfs_state.pickle")
+        kwargs["checkpoint"] = os.path.join(checkpoint, "bfs_state.npz")
     return count_regions_bfs(net, domain, **kwargs)
 
 

@@ -52,7 +52,8 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
     keep_regions : store each region's pattern, point, inradius and affine map.
     checkpoint : a file; the traversal's state (visited set, frontier, regions, edges) is saved
         there every ``checkpoint_every`` seconds and when it stops, and a run with the same
-        network, domain and tolerances resumes from it. Only load checkpoints you wrote.
+        network, domain and tolerances resumes from it (arrays and JSON, which run no code when
+        read; one of another network, domain or tolerances is refused).
     on_region : optional callable ``on_region(region) -> bool`` called with every region (a
         :class:`~exactregions.result.Region` with its affine map) as it is found; a true answer
         stops the traversal (``stop_reason`` "stopped by the caller"), so a question asked of the
@@ -179,30 +180,83 @@ def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions,
 
 
 def _save_state(path, fp, state, oracle, seconds):
-    """Write the traversal state atomically (pickle of plain containers and arrays)."""
-    import os
-    import pickle
+    """Write the traversal state atomically as arrays and JSON (:mod:`exactregions.io.checkpoint`:
+    nothing in the file runs code when it is read). Every pattern is stored once, packed, in
+    the order it was discovered; the queue, the processed set, the regions' keys and the edges
+    are indices into that list."""
+    from ..io.checkpoint import write_checkpoint
 
     state["solves"] = (oracle.lp_solves, oracle.qp_solves, oracle.retries)
     state["seconds"] = seconds
-    tmp = f"{os.fspath(path)}.tmp"
-    with open(tmp, "wb") as f:
-        pickle.dump({"fingerprint": fp, "state": state}, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+    order = list(state["discovered"])  # the patterns' bytes, by index (values 0, 1, 2, ...)
+    index = state["discovered"]
+    raw = np.frombuffer(b"".join(order), dtype=np.uint8).reshape(len(order), -1)
+    if raw.size and raw.max() > 1:
+        raise ValueError("the traversal's patterns are not boolean: cannot checkpoint them")
+    regions = state["regions"]
+    kept = [r for r in regions if r is not None]
+    known = [(index[k], row, off, pt) for k, facets in state["known"].items() for row, off, pt in facets]
+    d = len(kept[0].point) if kept else (len(known[0][1]) if known else 0)
+    arrays = {
+        "patterns": np.packbits(raw.astype(bool), axis=1),
+        "queue": np.array([index[p.tobytes()] for p in state["queue"]], dtype=np.int64),
+        "processed": np.array(sorted(index[k] for k in state["processed"]), dtype=np.int64),
+        "keys": np.array([index[k] for k in state["keys"]], dtype=np.int64),
+        "edges": np.array([(index[a], index[b]) for a, b in state["edges"]], dtype=np.int64).reshape(-1, 2),
+        "known_of": np.array([k[0] for k in known], dtype=np.int64),
+        "known_rows": np.array([k[1] for k in known], dtype=np.float64).reshape(len(known), d),
+        "known_offsets": np.array([k[2] for k in known], dtype=np.float64),
+        "known_points": np.array([k[3] for k in known], dtype=np.float64).reshape(len(known), d),
+        "region_kept": np.array([r is not None for r in regions], dtype=bool),
+        "region_points": np.array([r.point for r in kept], dtype=np.float64).reshape(len(kept), d),
+        "region_inradius": np.array([r.inradius for r in kept], dtype=np.float64),
+    }
+    if kept:
+        arrays["region_M"] = np.array([np.asarray(r.affine[0]) for r in kept], dtype=np.float64)
+        arrays["region_m"] = np.array([np.asarray(r.affine[1]) for r in kept], dtype=np.float64)
+    rest = {k: v for k, v in state.items()
+            if k not in ("discovered", "queue", "known", "processed", "regions", "keys", "edges")}
+    write_checkpoint(path, "bfs", fp, arrays, {"n_bits": int(raw.shape[1]), **rest})
 
 
 def _load_state(path, fp):
-    import os
-    import pickle
+    """The state :func:`_save_state` wrote, or None when ``path`` does not exist; a checkpoint
+    of another network, domain or tolerances, or a changed or damaged one, is refused
+    (:class:`~exactregions.io.checkpoint.CheckpointError`, a ValueError)."""
+    from ..io.checkpoint import CheckpointError, read_checkpoint
+    from ..result import Region
 
-    if not os.path.exists(path):
+    got = read_checkpoint(path, "bfs", fp)
+    if got is None:
         return None
-    with open(path, "rb") as f:
-        data = pickle.load(f)
-    if data.get("fingerprint") != fp:
-        raise ValueError(f"checkpoint {path} belongs to another network, domain or tolerances: "
-                         "use another file or delete it")
-    return data["state"]
+    a, meta = got
+    try:
+        n = len(a["patterns"])
+        P = np.unpackbits(a["patterns"], axis=1, count=int(meta["n_bits"])).astype(bool)
+        for name in ("queue", "processed", "keys", "edges", "known_of"):
+            if a[name].size and not (0 <= a[name].min() and a[name].max() < n):
+                raise ValueError(f"{name} indexes patterns outside the {n} stored")
+        keys = [P[i].tobytes() for i in range(n)]
+        known = {}
+        for i, row, off, pt in zip(a["known_of"], a["known_rows"], a["known_offsets"], a["known_points"]):
+            known.setdefault(keys[i], []).append((row, off, pt))
+        regions, j = [], 0
+        for i, kept in zip(a["keys"], a["region_kept"]):
+            if kept:
+                regions.append(Region(pattern=P[i], point=a["region_points"][j], inradius=float(a["region_inradius"][j]),
+                                      affine=(a["region_M"][j], a["region_m"][j])))
+                j += 1
+            else:
+                regions.append(None)
+        state = {k: v for k, v in meta.items() if k != "n_bits"}
+        state.update(discovered={k: i for i, k in enumerate(keys)}, queue=deque(P[i] for i in a["queue"]),
+                     known=known, processed={keys[i] for i in a["processed"]}, regions=regions,
+                     keys=[keys[i] for i in a["keys"]], edges=[(keys[s], keys[t]) for s, t in a["edges"]],
+                     solves=tuple(meta["solves"]), seconds=float(meta["seconds"]))
+    except (KeyError, ValueError, IndexError, TypeError) as e:
+        raise CheckpointError(f"checkpoint {path} is not a readable BFS state ({e.__class__.__name__}: {e}): "
+                              "use another file or delete it") from None
+    return state
 
 
 def _directions(d: int) -> np.ndarray:

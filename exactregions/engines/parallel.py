@@ -88,7 +88,7 @@ class _Checkpoint:
             self.done = {int(k): v for k, v in data["done"].items()}
 
     def load(self, i):
-        with np.load(self.dir / f"batch_{i:06d}.npz") as z:
+        with np.load(self.dir / f"batch_{i:06d}.npz", allow_pickle=False) as z:  # (arrays only: no code runs)
             return _unpack(z["patterns"], self.n_hidden), z["points"]
 
     def save(self, i, patterns, points):

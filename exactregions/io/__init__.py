@@ -4,9 +4,49 @@ from .npz import load_npz, save_npz
 from .errors import ModelError
 
 
-def load_model(path, input_shape=None):
-    """Load a :class:`~exactregions.network.Network` from ``.npz``, ``.onnx`` or a saved torch
-    module (``.pt``; ``input_shape`` without the batch axis is needed for convolutional ones)."""
+def load_model(path, input_shape=None, *, factory=None, trust: bool = False):
+    """Load a :class:`~exactregions.network.Network` from a model file.
+
+    Nothing stored in a file runs unless ``trust`` says so: ``.npz`` files are read with
+    ``allow_pickle=False``, ``.onnx`` files are parsed as protobuf, and torch files
+    (``.pt``/``.pth``) are read weights-only, as ``torch.load`` does by default
+    (:func:`exactregions.io.torch.load_torch`).
+
+    Parameters
+    ----------
+    path : str or path
+        ``.npz`` (:mod:`exactregions.io.npz`), ``.onnx`` (:mod:`exactregions.io.onnx`), or a
+        torch file: a state dict (with ``factory``), a pickled module or a TorchScript archive
+        (both with ``trust=True``).
+    input_shape : tuple of int, optional
+        The input shape without the batch axis (``(1, 28, 28)``), for convolutional torch models.
+    factory : callable, nn.Module or str, optional
+        For a torch state dict: what builds the module the weights belong to (a callable that
+        returns an ``nn.Module``, the module itself, or ``"MODULE:CALLABLE"`` /
+        ``"FILE.py:CALLABLE"``); not used for other files.
+    trust : bool
+        Also read torch files that run code when loaded (a pickled module, a TorchScript
+        archive): only for files from a source you trust.
+
+    Returns
+    -------
+    Network
+
+    Raises
+    ------
+    ModelError
+        One line naming the file: not found, unreadable, untrusted, a state dict without a
+        factory, or an unsupported layer or operator.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from exactregions import Network, load_model, save_npz
+    >>> path = tempfile.mkdtemp() + "/net.npz"
+    >>> save_npz(Network([[[1.0, -1.0]], [[2.0]]], [[0.0], [0.0]]), path)
+    >>> load_model(path).hidden_widths
+    [1]
+    """
     import os
 
     path = os.fspath(path)
@@ -17,11 +57,12 @@ def load_model(path, input_shape=None):
         return load_npz(path)
     if low.endswith((".pt", ".pth")):
         from .torch import load_torch
-        return load_torch(path, input_shape=input_shape)
+        return load_torch(path, input_shape=input_shape, factory=factory, trust=trust)
     if low.endswith(".onnx"):
         from .onnx import load_onnx
         return load_onnx(path)
-    raise ModelError(f"unknown model format '{os.path.splitext(path)[1]}': use .npz, .onnx or a saved torch module (.pt)")
+    raise ModelError(f"{path}: unknown model format '{os.path.splitext(path)[1]}': use .npz, .onnx or a torch "
+                     "file (.pt, .pth)")
 
 
 def _is_path(model) -> bool:

@@ -274,11 +274,17 @@ def pool_matrix(shape, kernel, strides, pads=(0, 0), count_include_pad=False):
 
 
 def pad_matrix(shape, before, after):
-    """Constant padding of a tensor (``before``/``after`` per axis, at least 0) as a selection
-    matrix, the output shape and the mask of the padded entries (which take the constant)."""
+    """Constant padding of a tensor (``before``/``after`` per axis; negative widths crop) as a
+    selection matrix, the output shape and the mask of the padded entries (which take the
+    constant)."""
     out_shape = tuple(n + b + e for n, b, e in zip(shape, before, after))
+    if any(m <= 0 for m in out_shape):
+        raise ModelError(f"padding {list(before)}, {list(after)} leaves nothing of a tensor of shape {tuple(shape)}")
     where = np.full(out_shape, -1)
-    where[tuple(slice(b, b + n) for n, b in zip(shape, before))] = np.arange(int(np.prod(shape))).reshape(shape)
+    kept = [max(0, n + min(b, 0) + min(e, 0)) for n, b, e in zip(shape, before, after)]  # entries kept per axis
+    src = np.arange(int(np.prod(shape))).reshape(shape)
+    where[tuple(slice(max(b, 0), max(b, 0) + k) for b, k in zip(before, kept))] = \
+        src[tuple(slice(max(-b, 0), max(-b, 0) + k) for b, k in zip(before, kept))]
     where = where.reshape(-1)
     inside = np.flatnonzero(where >= 0)
     K = _csr(inside, where[inside], np.ones(inside.size), (where.size, int(np.prod(shape))))
