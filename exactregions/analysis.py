@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .domains import Ball, Domain
+from .domains import Ball, Box, Domain, check_dimension
 from .engines import count_regions
 from .network import as_network, dense
 from .reduction import reduce_dimension
@@ -112,12 +112,20 @@ def _regions(net, domain, input_shape, count_kwargs):
     return net, domain, res, lift
 
 
-def output_range(net, domain, *, input_shape=None, **count_kwargs) -> OutputRange:
+def output_range(net, domain, *, input_shape=None, bounds: bool = True, **count_kwargs) -> OutputRange:
     """Exact minimum and maximum of every output over ``domain`` (module docstring).
 
     ``count_kwargs`` go to :func:`~exactregions.engines.count_regions` (``time_limit``,
     ``max_regions``, ``tol``, ...); the count is the BFS's, which gives each region's map."""
     t0 = time.perf_counter()
+    if bounds and _searchable(domain, count_kwargs):  # bounds first: regions only where they cannot decide
+        full = as_network(net, input_shape)
+        check_dimension(domain, full.input_dim)
+        fast = _range_by_bounds(full, domain, t0, count_kwargs)
+        if fast is not None:
+            return fast
+        if count_kwargs.get("time_limit") is not None:
+            count_kwargs["time_limit"] = max(count_kwargs["time_limit"] - (time.perf_counter() - t0), 0.0)
     net, domain, res, lift = _regions(net, domain, input_shape, count_kwargs)
     rows = _domain_rows(domain)
     outputs, solved = [], 0
@@ -168,8 +176,9 @@ def _region_rows(net, pattern, rows):
     return np.vstack([-s[:, None] * A[keep], rows[0]]), np.concatenate([s * c[keep], rows[1]])
 
 
-def _maximise_on_region(net, pattern, w, b, domain, rows):
-    """max of ``w x + b`` over the closure of region ∩ domain (Clarabel): (value, point)."""
+def _region_programme(net, pattern, domain, rows):
+    """``(G, h, cones)``: the closure of region ∩ domain as ``h - G x`` in Clarabel's cones (the
+    region's and ``rows``' half-spaces, and for an L2 ball its second-order cone)."""
     import clarabel
 
     G, h = _region_rows(net, pattern, rows)
@@ -179,6 +188,12 @@ def _maximise_on_region(net, pattern, w, b, domain, rows):
         G = np.vstack([G, np.zeros((1, d)), -np.eye(d)])
         h = np.concatenate([h, [domain.radius], -domain.center])
         cones.append(clarabel.SecondOrderConeT(d + 1))
+    return G, h, cones
+
+
+def _maximise_on_region(net, pattern, w, b, domain, rows):
+    """max of ``w x + b`` over the closure of region ∩ domain (Clarabel): (value, point)."""
+    G, h, cones = _region_programme(net, pattern, domain, rows)
     x = _cone_programme(-w, G, h, cones, "the maximum of an output over a region")
     if isinstance(x, str):  # a nonempty region (it has a point) can only be unbounded
         return np.inf, None
@@ -365,6 +380,13 @@ class Robustness:
     radius: with a radius search, the exact minimal adversarial radius (the distance from the
         centre to the nearest point where another class ties or wins), None if it is at least the
         ball's radius.
+    margin_lower_bound: a PROVEN lower bound on the smallest margin (a robust verdict decided by
+        bounds: sound linear relaxations and exact per-region programmes); equal to
+        ``min_margin`` when that is exact, None when the verdict is not "robust".
+    decided_by: "counterexample search" (projected gradient steps, the point checked by a
+        forward pass), "bounds" (the branch and bound of :mod:`exactregions.relax`) or
+        "regions" (every region of the domain enumerated).
+    nodes: the pieces the bound-based search bounded.
     """
 
     verdict: str
@@ -380,15 +402,27 @@ class Robustness:
     seconds: float
     radius: float | None = None
     note: str = ""
+    margin_lower_bound: float | None = None
+    decided_by: str = "regions"
+    nodes: int = 0
+
+    @property
+    def margin(self) -> str | None:
+        """What the reported margin is: "exact" (``min_margin``), "lower bound"
+        (``margin_lower_bound`` only) or None (no margin: not robust, or unknown)."""
+        if self.min_margin is not None:
+            return "exact"
+        return "lower bound" if self.margin_lower_bound is not None else None
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("verdict", "label", "min_margin", "argmin", "counterexample",
-                                              "counterexample_class", "radius", "regions", "programmes_solved",
-                                              "regions_pruned", "complete", "seconds", "note")}
+        return {k: getattr(self, k) for k in ("verdict", "label", "min_margin", "margin_lower_bound", "margin",
+                                              "argmin", "counterexample", "counterexample_class", "radius", "regions",
+                                              "programmes_solved", "regions_pruned", "nodes", "decided_by", "complete",
+                                              "seconds", "note")}
 
 
-def robust(net, domain, *, label: int | None = None, radius_search: bool = False, input_shape=None,
-           **count_kwargs) -> Robustness:
+def robust(net, domain, *, label: int | None = None, radius_search: bool = False, exact_margin: bool = True,
+           bounds: bool = True, input_shape=None, **count_kwargs) -> Robustness:
     """Is ``label`` (default: the class predicted at the domain's centre) the top output everywhere
     in the open ``domain``?
 
@@ -420,6 +454,12 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
         raise ValueError(f"label {label} does not exist: the network has {full.output_dim} outputs")
     if radius_search and not (isinstance(domain, Ball) and domain.clip is None):
         raise ValueError("the radius search is for balls (L2, L1 or L-inf, not clipped)")
+    if bounds and not radius_search and _searchable(domain, count_kwargs):  # bounds first, regions last
+        fast = _robust_by_bounds(full, domain, label, exact_margin, t0, count_kwargs)
+        if fast is not None:
+            return fast
+        if count_kwargs.get("time_limit") is not None:
+            count_kwargs["time_limit"] = max(count_kwargs["time_limit"] - (time.perf_counter() - t0), 0.0)
 
     def wrong_class(region):
         M, m = region.affine
@@ -446,7 +486,7 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
     value, point, where, solved, touched = _min_margin(net, res, domain, label)
     radius = _adversarial_radius(net, res, domain, label) if radius_search else None
     common = dict(programmes_solved=solved, regions_pruned=n - touched, seconds=0.0, radius=radius, **out)
-    common.update(min_margin=value, argmin=lift(point).tolist())
+    common.update(min_margin=value, argmin=lift(point).tolist(), margin_lower_bound=value if value > 0 else None)
     if value > 0:
         rob = Robustness("robust", counterexample=None, counterexample_class=None, **common)
     elif value < 0:
@@ -562,3 +602,139 @@ def _polyhedral_distance(G, h, c, p):
     if isinstance(x, str):  # bounded below by 0: only an empty set gets here
         return np.inf
     return float(np.linalg.norm(x[:d] - c, ord=p))
+
+
+# ------------------------------------------------------------------ answers from bounds first
+#: nodes the bound-based search (:func:`exactregions.relax.minimise`) may bound before it hands
+#: the question to the search over every region
+SEARCH_NODES = 100_000
+#: keyword arguments the bound-based search honours; any other (``max_regions``, an engine's
+#: own) asks for the region count itself
+_SEARCH_KWARGS = {"time_limit", "progress", "reduce", "tol"}
+
+
+def _searchable(domain, count_kwargs) -> bool:
+    """Whether the bound-based search applies: a box or a ball, and no argument it cannot honour."""
+    return isinstance(domain, (Box, Ball)) and set(count_kwargs) <= _SEARCH_KWARGS
+
+
+def _solved_space(full, domain, count_kwargs):
+    """``(net, domain, lift)`` of the problem as the search solves it: the exact reduction where
+    it applies (as for the region count), else the problem itself."""
+    red = reduce_dimension(full, domain) if count_kwargs.get("reduce", True) else None
+    if red is not None:
+        return red.net, red.domain, red.lift_points
+    return full, domain, lambda X: np.asarray(X, dtype=np.float64)
+
+
+def _leaf_programmes(net, domain):
+    """The search's leaf solver: per row ``W[j] x + B[j]`` (rows in ``order``) its exact minimum
+    over the closure of region ∩ domain ∩ the node's box, one programme each (the per-region
+    programme of the region search, :func:`_region_programme`); +inf where that set is empty.
+    A verdict (``exact`` False) stops at the first negative minimum."""
+    rows = _domain_rows(domain)
+    d = net.input_dim
+    I = np.eye(d)
+
+    def leaf(pattern, piece, W, B, order, stop):
+        box = (np.vstack([rows[0], I, -I]), np.concatenate([rows[1], piece.hi, -piece.lo]))
+        G, h, cones = _region_programme(net, pattern, domain, box)
+        vals, pts = [], []
+        for j in order:
+            x = _cone_programme(W[j], G, h, cones, "the minimum of a margin over a region")
+            if isinstance(x, str):  # the region misses the node's box (bounded: never unbounded)
+                vals.append(np.inf)
+                pts.append(None)
+                continue
+            vals.append(float(W[j] @ x + B[j]))
+            pts.append(x)
+            if stop and vals[-1] < 0:
+                break
+        return vals, pts
+
+    return leaf
+
+
+def _robust_by_bounds(full, domain, label, exact_margin, t0, count_kwargs):
+    """The verdict from bounds first (:mod:`exactregions.relax`): a counterexample search, then
+    branch and bound over input splits and unit splits, each leaf one region decided by its
+    programmes. A :class:`Robustness`, or None when the search ran out of nodes (the region
+    search then decides) or met a tie it cannot settle."""
+    from .relax import Piece, counterexample_search, minimise
+
+    time_limit = count_kwargs.get("time_limit")
+    deadline = None if time_limit is None else t0 + time_limit
+    common = dict(label=label, regions=0, programmes_solved=0, regions_pruned=0, complete=True)
+
+    def unknown():
+        return Robustness("unknown", min_margin=None, argmin=None, counterexample=None, counterexample_class=None,
+                          seconds=time.perf_counter() - t0, decided_by="bounds",
+                          note="the time limit ran out before the verdict was decided", **{**common, "complete": False})
+
+    check_dimension(domain, full.input_dim)
+    if deadline is not None and time.perf_counter() >= deadline:
+        return unknown()
+    net, dom, lift = _solved_space(full, domain, count_kwargs)
+    rivals = np.delete(np.arange(net.output_dim), label)
+    C = np.eye(net.output_dim)[label] - np.eye(net.output_dim)[rivals]
+
+    def counterexample(x, how, **extra):
+        x = lift(x)
+        cls = int(np.argmax(full.forward(x)))
+        if cls == label:  # pragma: no cover - the search checks every point by a forward pass
+            raise RuntimeError("a counterexample did not survive its forward-pass check")
+        return Robustness("not robust", min_margin=None, argmin=None, counterexample=x.tolist(),
+                          counterexample_class=cls, seconds=time.perf_counter() - t0, decided_by=how,
+                          **{**common, **extra})
+
+    best_x, best_v, found = counterexample_search(net, Piece.of(dom), C, open_domain=dom)
+    if found is not None:
+        return counterexample(found, "counterexample search")
+    incumbent = (best_v, best_x) if exact_margin and best_x is not None and dom.contains(best_x)[0] else None
+    res = minimise(net, dom, C, _leaf_programmes(net, dom), exact=exact_margin, deadline=deadline,
+                   max_nodes=SEARCH_NODES, incumbent=incumbent, progress=count_kwargs.get("progress"))
+    common.update(regions=len(res.regions), programmes_solved=res.programmes, nodes=res.nodes)
+    if res.status == "below":
+        return counterexample(res.point, "bounds", **{k: common[k] for k in ("regions", "programmes_solved", "nodes")})
+    if res.status == "undecided":
+        if deadline is not None and time.perf_counter() >= deadline:
+            return unknown()
+        return None
+    if exact_margin:
+        if not res.value > 0:
+            return None  # a smallest margin of exactly 0: the region search says so
+        return Robustness("robust", min_margin=res.value, argmin=lift(res.point).tolist(), counterexample=None,
+                          counterexample_class=None, seconds=time.perf_counter() - t0, decided_by="bounds",
+                          margin_lower_bound=res.value, **common)
+    return Robustness("robust", min_margin=None, argmin=None, counterexample=None, counterexample_class=None,
+                      seconds=time.perf_counter() - t0, decided_by="bounds", margin_lower_bound=res.lower_bound,
+                      note="the margin is a proven lower bound (exact_margin=True gives its exact minimum)",
+                      **common)
+
+
+def _range_by_bounds(full, domain, t0, count_kwargs):
+    """Exact output ranges by the bound-based branch and bound (each extreme one search, leaves
+    decided by their programmes, nodes dropped when their bound cannot beat the best value
+    found), or None when a search ran out of nodes or time (the region search then decides)."""
+    from .relax import minimise
+
+    time_limit = count_kwargs.get("time_limit")
+    deadline = None if time_limit is None else t0 + time_limit
+    net, dom, lift = _solved_space(full, domain, count_kwargs)
+    leaf = _leaf_programmes(net, dom)
+    outputs, solved, regions, nodes = [], 0, set(), 0
+    for k in range(net.output_dim):
+        entry = {}
+        for sign, key in ((1.0, "min"), (-1.0, "max")):
+            res = minimise(net, dom, sign * np.eye(net.output_dim)[k:k + 1], leaf, exact=True, stop_below=False,
+                           deadline=deadline, max_nodes=SEARCH_NODES, progress=count_kwargs.get("progress"))
+            if res.status != "above":
+                return None
+            solved += res.programmes
+            nodes += res.nodes
+            regions |= res.regions
+            entry[key] = sign * res.value
+            entry["arg" + key] = lift(res.point).tolist()
+        outputs.append({"min": entry["min"], "max": entry["max"], "argmin": entry["argmin"], "argmax": entry["argmax"]})
+    return OutputRange(outputs, True, len(regions), solved, time.perf_counter() - t0,
+                       {"decided_by": "bounds", "nodes": nodes})
