@@ -19,8 +19,14 @@ on the domain's boundary. Where the count is incomplete (a time or region limit)
 only a bound from the regions found (``complete`` is False): a maximum or a Lipschitz constant
 is then a LOWER bound, a minimum an UPPER bound.
 
-A robustness verdict (:func:`robust`) reads the regions as the BFS finds them and stops at the
-first counterexample; otherwise it minimises the margin exactly by branch and bound.
+Bounds first (:mod:`exactregions.relax`): on a box or a ball, a robustness verdict and an output
+range are decided by sound linear relaxations, a counterexample search and a branch and bound
+over input and unit splits whose leaves are single regions, each solved by the same per-region
+programme; the search over every region (the BFS's regions, in the order of a cheap bound) is
+the last resort, and the only way for a polytope domain and for the minimal adversarial radius.
+Exact answers: the smallest margin (``robust(..., exact_margin=True)``, the default), the minimal
+radius and the output ranges. Decided by bounds: a robust verdict with ``exact_margin=False``,
+which reports a PROVEN lower bound on the margin (``margin_lower_bound``), not its minimum.
 
 The decision boundary in any dimension (:func:`decision_regions`; in 2-D the planar engine also
 gives its segments and length): class ``k`` has a full-dimensional cell in a region iff the
@@ -40,6 +46,7 @@ import numpy as np
 from .domains import Ball, Box, Domain, check_dimension
 from .engines import count_regions
 from .network import as_network, dense
+from .oracle import SolverError
 from .reduction import reduce_dimension
 
 __all__ = ["OutputRange", "Lipschitz", "Robustness", "DecisionRegions", "output_range", "lipschitz", "robust",
@@ -115,8 +122,37 @@ def _regions(net, domain, input_shape, count_kwargs):
 def output_range(net, domain, *, input_shape=None, bounds: bool = True, **count_kwargs) -> OutputRange:
     """Exact minimum and maximum of every output over ``domain`` (module docstring).
 
-    ``count_kwargs`` go to :func:`~exactregions.engines.count_regions` (``time_limit``,
-    ``max_regions``, ``tol``, ...); the count is the BFS's, which gives each region's map."""
+    Parameters
+    ----------
+    net : Network, torch module or model path
+    domain : Box, Ball, Polytope or Whole
+    input_shape : tuple, optional
+        A torch module's input shape.
+    bounds : bool
+        True (default): on a box or a ball, each extreme is found by the bound-based branch and
+        bound (:func:`exactregions.relax.minimise`): a piece is dropped when its sound bound
+        cannot beat the best value found, and only the regions it cannot drop are solved, one
+        programme each; the answer is exact. False, or any other domain, or a count argument the
+        search does not take (``max_regions``): every region is counted (the BFS) and solved in
+        the order of its bound.
+    **count_kwargs
+        ``time_limit``, ``progress``, ``reduce``, ``tol``; with the region count also
+        ``max_regions`` and the other arguments of :func:`~exactregions.engines.count_regions`.
+
+    Returns
+    -------
+    OutputRange
+        Exact values (``complete``); from an incomplete count a max is a lower bound and a min an
+        upper bound. From the bound-based search ``regions`` is the number of regions solved
+        and ``stats["decided_by"]`` is "bounds".
+
+    Examples
+    --------
+    >>> from exactregions import Box, random_network
+    >>> r = output_range(random_network(2, [6], 0, outputs=1), Box(-1, 1, dim=2))
+    >>> r.outputs[0]["min"] <= r.outputs[0]["max"]
+    True
+    """
     t0 = time.perf_counter()
     if bounds and _searchable(domain, count_kwargs):  # bounds first: regions only where they cannot decide
         full = as_network(net, input_shape)
@@ -376,7 +412,8 @@ class Robustness:
         ``counterexample_class`` above ``label``) or "unknown" (the count did not finish, or the
         smallest margin is exactly 0: a tie on the domain's boundary).
     min_margin: ``F_label - max_{j != label} F_j`` minimised over the domain (exact; None unless
-        the count is complete and no counterexample stopped it early), attained at ``argmin``.
+        the search finished without a counterexample stopping it early, and None for a verdict
+        decided by bounds with ``exact_margin=False``), attained at ``argmin``.
     radius: with a radius search, the exact minimal adversarial radius (the distance from the
         centre to the nearest point where another class ties or wins), None if it is at least the
         ball's radius.
@@ -426,6 +463,23 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
     """Is ``label`` (default: the class predicted at the domain's centre) the top output everywhere
     in the open ``domain``?
 
+    On a box or a ball (and without ``radius_search``) bounds come first
+    (:mod:`exactregions.relax`):
+
+    a. a counterexample search (projected gradient steps from the centre and seeded random
+       starts): a point strictly inside the open domain whose forward pass ranks another class
+       first is a "not robust" verdict at once;
+    b. a branch and bound over input splits (boxes of up to 16 dimensions) and unit splits,
+       bounded by sound linear relaxations (CROWN, Zhang et al. 2018; DeepPoly, Singh et al.
+       2019; rounding included): a piece whose margin bound is positive is dropped, a piece on
+       which every unit is stable is one region and is solved exactly, as below. With
+       ``exact_margin`` (the default) a piece is dropped only when its bound reaches the smallest
+       margin found, which is then the exact minimum; without it the verdict is decided by the
+       bounds and ``margin_lower_bound`` is a proven lower bound (``min_margin`` None).
+
+    When the search runs out of nodes (:data:`SEARCH_NODES`) or meets a margin of exactly 0,
+    every region is enumerated:
+
     1. While the regions are found (the BFS's ``on_region``), the class at each region's point is
        checked by a plain forward pass: the first point of another class stops the traversal with
        a "not robust" verdict.
@@ -441,10 +495,43 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
     the smallest distance from the centre to a point of some region where a rival class ties or
     wins (per region and class a distance QP in L2, a linear programme in L1 and L-inf; branch and
     bound on the distance to the tie hyperplane).
+
+    Parameters
+    ----------
+    net : Network, torch module or model path
+    domain : Box, Ball or bounded Polytope
+    label : int, optional
+    radius_search : bool
+        Also the exact minimal adversarial radius (counts every region of the ball).
+    exact_margin : bool
+        True (default): a robust verdict comes with the exact smallest margin. False: the
+        verdict alone, decided by bounds, with a proven lower bound on the margin.
+    bounds : bool
+        False: skip the bound-based search (every region is enumerated).
+    input_shape : tuple, optional
+    **count_kwargs
+        ``time_limit`` (kept by both searches: the answer is then "unknown"), ``progress``,
+        ``reduce``, ``tol``; any other argument of the region count (``max_regions``) asks for
+        the region search.
+
+    Returns
+    -------
+    Robustness
+        ``verdict``; exact: ``min_margin`` (when asked and robust), ``radius``; from bounds:
+        ``margin_lower_bound``; ``decided_by`` names the search that answered.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from exactregions import Ball, random_network
+    >>> net = random_network(2, [8, 8], 3, outputs=3)
+    >>> v = robust(net, Ball([0.1, 0.2], 0.05), exact_margin=False)
+    >>> v.verdict, v.margin, v.margin_lower_bound > 0
+    ('robust', 'lower bound', True)
     """
     t0 = time.perf_counter()
-    if not isinstance(domain, Domain) or not domain.bounded:
-        raise ValueError("a robustness verdict needs a ball, a box or a bounded polytope")
+    if not isinstance(domain, Domain) or not (isinstance(domain, (Box, Ball)) or domain.bounded):  # (boxes and
+        raise ValueError("a robustness verdict needs a ball, a box or a bounded polytope")  # balls: no 2d supports)
     full = as_network(net, input_shape)  # the network as given; ``net`` below is the one solved
     if full.output_dim < 2:
         raise ValueError("a robustness verdict needs a classifier with at least two outputs")
@@ -605,9 +692,12 @@ def _polyhedral_distance(G, h, c, p):
 
 
 # ------------------------------------------------------------------ answers from bounds first
-#: nodes the bound-based search (:func:`exactregions.relax.minimise`) may bound before it hands
-#: the question to the search over every region
-SEARCH_NODES = 100_000
+#: nodes the bound-based search (:func:`exactregions.relax.minimise`) may bound for a verdict
+#: before it hands the question to the search over every region
+SEARCH_NODES = 5_000
+#: nodes it may bound for an exact minimum (the smallest margin of a robust verdict, an output's
+#: extreme), which needs every piece near the minimiser down to single regions
+EXACT_NODES = 2_000
 #: keyword arguments the bound-based search honours; any other (``max_regions``, an engine's
 #: own) asks for the region count itself
 _SEARCH_KWARGS = {"time_limit", "progress", "reduce", "tol"}
@@ -630,18 +720,31 @@ def _solved_space(full, domain, count_kwargs):
 def _leaf_programmes(net, domain):
     """The search's leaf solver: per row ``W[j] x + B[j]`` (rows in ``order``) its exact minimum
     over the closure of region ∩ domain ∩ the node's box, one programme each (the per-region
-    programme of the region search, :func:`_region_programme`); +inf where that set is empty.
-    A verdict (``exact`` False) stops at the first negative minimum."""
-    rows = _domain_rows(domain)
+    programme of the region search, :func:`_region_programme`); +inf where that set is empty;
+    ``(None, None)`` when the solver cannot decide one (a thin or empty leaf). With ``stop``, up
+    to the first negative minimum."""
+    from .relax import Piece
+
     d = net.input_dim
-    I = np.eye(d)
+    boxlike = isinstance(domain, Box) or domain.norm == np.inf  # the node's box is its piece of the domain
+    root = Piece.of(domain)
+    rows = []  # the domain's rows and the boxes' normals, made at the first leaf (3,000 rows in 784-D)
 
     def leaf(pattern, piece, W, B, order, stop):
-        box = (np.vstack([rows[0], I, -I]), np.concatenate([rows[1], piece.hi, -piece.lo]))
+        if not rows:
+            rows.extend([np.zeros((0, d)), np.zeros(0)] if boxlike else _domain_rows(domain))
+            rows.append(np.vstack([np.eye(d), -np.eye(d)]))
+        if boxlike or np.any(piece.lo != root.lo) or np.any(piece.hi != root.hi):
+            box = (np.vstack([rows[0], rows[2]]), np.concatenate([rows[1], piece.hi, -piece.lo]))
+        else:  # a ball's node that was never split: the ball's own rows
+            box = (rows[0], rows[1])
         G, h, cones = _region_programme(net, pattern, domain, box)
         vals, pts = [], []
         for j in order:
-            x = _cone_programme(W[j], G, h, cones, "the minimum of a margin over a region")
+            try:
+                x = _cone_programme(W[j], G, h, cones, "the minimum of a margin over a region")
+            except SolverError:  # a thin or empty leaf the solver cannot settle: the region search will
+                return None, None
             if isinstance(x, str):  # the region misses the node's box (bounded: never unbounded)
                 vals.append(np.inf)
                 pts.append(None)
@@ -660,7 +763,7 @@ def _robust_by_bounds(full, domain, label, exact_margin, t0, count_kwargs):
     branch and bound over input splits and unit splits, each leaf one region decided by its
     programmes. A :class:`Robustness`, or None when the search ran out of nodes (the region
     search then decides) or met a tie it cannot settle."""
-    from .relax import Piece, counterexample_search, minimise
+    from .relax import Piece, Relaxation, counterexample_search, minimise, open_contains
 
     time_limit = count_kwargs.get("time_limit")
     deadline = None if time_limit is None else t0 + time_limit
@@ -687,25 +790,38 @@ def _robust_by_bounds(full, domain, label, exact_margin, t0, count_kwargs):
                           counterexample_class=cls, seconds=time.perf_counter() - t0, decided_by=how,
                           **{**common, **extra})
 
-    best_x, best_v, found = counterexample_search(net, Piece.of(dom), C, open_domain=dom)
+    piece = Piece.of(dom)
+    if not exact_margin:  # the bound over the whole domain first: a robust verdict needs no descent
+        root = Relaxation(net, piece).backsub(len(net.weights) - 1, C)[0].min()
+        if root > 0:
+            return Robustness("robust", min_margin=None, argmin=None, counterexample=None, counterexample_class=None,
+                              seconds=time.perf_counter() - t0, decided_by="bounds", margin_lower_bound=float(root),
+                              note="the margin is a proven lower bound (exact_margin=True gives its exact minimum)",
+                              **{**common, "nodes": 1})
+    best_x, best_v, found = counterexample_search(net, piece, C, open_domain=dom)
     if found is not None:
         return counterexample(found, "counterexample search")
-    incumbent = (best_v, best_x) if exact_margin and best_x is not None and dom.contains(best_x)[0] else None
-    res = minimise(net, dom, C, _leaf_programmes(net, dom), exact=exact_margin, deadline=deadline,
-                   max_nodes=SEARCH_NODES, incumbent=incumbent, progress=count_kwargs.get("progress"))
+    leaf = _leaf_programmes(net, dom)
+    res = minimise(net, dom, C, leaf, deadline=deadline, max_nodes=SEARCH_NODES,
+                   progress=count_kwargs.get("progress"))
     common.update(regions=len(res.regions), programmes_solved=res.programmes, nodes=res.nodes)
     if res.status == "below":
         return counterexample(res.point, "bounds", **{k: common[k] for k in ("regions", "programmes_solved", "nodes")})
     if res.status == "undecided":
-        if deadline is not None and time.perf_counter() >= deadline:
+        return unknown() if deadline is not None and time.perf_counter() >= deadline else None
+    if exact_margin:  # robust: now the smallest margin, exactly (from the best point seen so far)
+        ex = minimise(net, dom, C, leaf, exact=True, deadline=deadline, max_nodes=EXACT_NODES,
+                      incumbent=None if res.point is None else (res.value, res.point),
+                      progress=count_kwargs.get("progress"))
+        common.update(regions=len(res.regions | ex.regions), programmes_solved=res.programmes + ex.programmes,
+                      nodes=res.nodes + ex.nodes)
+        if ex.status == "undecided" and deadline is not None and time.perf_counter() >= deadline:
             return unknown()
-        return None
-    if exact_margin:
-        if not res.value > 0:
-            return None  # a smallest margin of exactly 0: the region search says so
-        return Robustness("robust", min_margin=res.value, argmin=lift(res.point).tolist(), counterexample=None,
+        if ex.status != "above" or not ex.value > 0:
+            return None  # out of nodes (or a margin of exactly 0): the region search says so
+        return Robustness("robust", min_margin=ex.value, argmin=lift(ex.point).tolist(), counterexample=None,
                           counterexample_class=None, seconds=time.perf_counter() - t0, decided_by="bounds",
-                          margin_lower_bound=res.value, **common)
+                          margin_lower_bound=ex.value, **common)
     return Robustness("robust", min_margin=None, argmin=None, counterexample=None, counterexample_class=None,
                       seconds=time.perf_counter() - t0, decided_by="bounds", margin_lower_bound=res.lower_bound,
                       note="the margin is a proven lower bound (exact_margin=True gives its exact minimum)",

@@ -87,6 +87,7 @@ class Piece:
     center: np.ndarray | None = None
     radius: float = 0.0
     norm: float | None = None
+    depth: int = 0  # how many times the box was split
 
     @classmethod
     def of(cls, domain) -> "Piece":
@@ -112,8 +113,8 @@ class Piece:
     def split(self, k: int):
         """The two halves of the box along coordinate ``k`` (the ball, if any, kept)."""
         mid = 0.5 * (self.lo[k] + self.hi[k])
-        a, b = Piece(self.lo.copy(), self.hi.copy(), self.center, self.radius, self.norm), \
-            Piece(self.lo.copy(), self.hi.copy(), self.center, self.radius, self.norm)
+        a, b = (Piece(self.lo.copy(), self.hi.copy(), self.center, self.radius, self.norm, self.depth + 1)
+                for _ in range(2))
         a.hi[k], b.lo[k] = mid, mid
         return a, b
 
@@ -206,9 +207,10 @@ class Bounds:
     beta: list = field(default_factory=list)
     infeasible: bool = False
 
-    def unstable(self, net) -> np.ndarray:
+    def unstable(self, linear) -> np.ndarray:
+        """The units that can switch on the piece (``linear``: the pass-through mask)."""
         lo, hi = np.concatenate(self.lo), np.concatenate(self.hi)
-        return (lo < 0) & (hi > 0) & ~net.linear_mask()
+        return (lo < 0) & (hi > 0) & ~linear
 
     def pattern(self, net) -> np.ndarray:
         """The activation pattern of a piece on which every unit is stable."""
@@ -236,31 +238,48 @@ def _relaxation(lo, hi, slope, linear):
     return alpha, a, beta
 
 
+class Layers:
+    """What every relaxation of one network shares: each layer's absolute value and signed parts,
+    the first layer with its negation, the pass-through mask, the rounding factor."""
+
+    def __init__(self, net):
+        self.abs = [absolute(W) for W in net.weights]
+        self.parts = [(W.maximum(0), W.minimum(0)) if is_sparse(W) else (np.maximum(W, 0), np.minimum(W, 0))
+                      for W in net.weights]
+        W0 = np.asarray(net.weights[0])
+        self.first = np.vstack([W0, -W0])
+        self.abs_bias = [np.abs(b) for b in net.biases]
+        self.slices = net.layer_slices()
+        self.linear = net.linear_mask()
+        self.g = rounding_gamma(net, net.input_dim)
+
+
 class Relaxation:
     """The linear relaxation of ``net`` on one piece, with the units fixed by ``fixed``
-    (concatenated over the hidden units: +1 active, -1 inactive, 0 free)."""
+    (concatenated over the hidden units: +1 active, -1 inactive, 0 free); ``layers`` the
+    network's :class:`Layers` (made here if not given)."""
 
-    def __init__(self, net, piece: Piece, fixed=None, crown: bool = True):
+    def __init__(self, net, piece: Piece, fixed=None, crown: bool = True, layers: Layers | None = None):
         self.net, self.piece = net, piece
-        self.g = rounding_gamma(net, piece.dim)
+        L = self.layers = Layers(net) if layers is None else layers
+        self.g = L.g
         self.b = Bounds()
         self.mag_in = []  # per layer l: |W_l| Z_{l-1} + |b_l| (the rounding magnitudes)
-        sl = net.layer_slices()
+        sl = L.slices
         Z = np.maximum(np.abs(piece.lo), np.abs(piece.hi))
         for l, (W, bias) in enumerate(zip(net.weights[:-1], net.biases[:-1])):
-            absW = absolute(W)
-            mag = np.asarray(absW @ Z).ravel() + np.abs(bias)
+            mag = np.asarray(L.abs[l] @ Z).ravel() + L.abs_bias[l]
             self.mag_in.append(mag)
             if l == 0:
-                W = np.asarray(W)
-                low, _ = piece.lower(W)
-                up, _ = piece.lower(-W)
-                lo = _down(low + bias - self.g * (np.abs(low) + np.abs(bias)) - UNDERFLOW)
-                hi = _up(-up + bias + self.g * (np.abs(up) + np.abs(bias)) + UNDERFLOW)
+                n = W.shape[0]
+                both, _ = piece.lower(L.first)
+                low, up = both[:n], both[n:]
+                lo = _down(low + bias - self.g * (np.abs(low) + L.abs_bias[l]) - UNDERFLOW)
+                hi = _up(-up + bias + self.g * (np.abs(up) + L.abs_bias[l]) + UNDERFLOW)
             else:
                 s, lin = net.slopes[l - 1], net.linear[l - 1]
                 hl, hu = activate(self.b.lo[-1], s, lin), activate(self.b.hi[-1], s, lin)
-                Wp, Wn = (W.maximum(0), W.minimum(0)) if is_sparse(W) else (np.maximum(W, 0), np.minimum(W, 0))
+                Wp, Wn = L.parts[l]
                 lo = np.asarray(Wp @ hl + Wn @ hu).ravel() + bias
                 hi = np.asarray(Wp @ hu + Wn @ hl).ravel() + bias
                 lo, hi = _down(lo - self.g * mag - UNDERFLOW), _up(hi + self.g * mag + UNDERFLOW)
@@ -291,12 +310,14 @@ class Relaxation:
             self.b.a.append(a)
             self.b.beta.append(be)
             Z = np.maximum(np.abs(lo), np.abs(hi))
-        self.mag_in.append(np.asarray(absolute(net.weights[-1]) @ Z).ravel() + np.abs(net.biases[-1]))
+        self.mag_in.append(np.asarray(L.abs[-1] @ Z).ravel() + L.abs_bias[-1])
 
-    def backsub(self, top: int, Y, keep=None):
-        """Sound lower bounds of ``Y . z_top`` over the piece (``top`` the layer index; the output
-        layer is ``len(net.weights) - 1``): ``(bounds, minimisers of the linear bound, per hidden
-        layer the coefficient rows of row ``keep`` (for branching) or None)``."""
+    def form(self, top: int, Y, keep=None):
+        """The linear lower bound of ``Y . z_top`` on the piece (``top`` the layer index; the
+        output layer is ``len(net.weights) - 1``): ``(G, const, E, kept)`` with
+        ``Y . z_top(x) >= G x + const - E`` for every ``x`` of the piece, exactly in the reals
+        for the computed ``G`` and ``const`` (``E`` bounds every rounding of the steps), and per
+        hidden layer the coefficient rows of row ``keep`` (for branching) or None."""
         net, b = self.net, self.b
         Y = np.asarray(Y, dtype=np.float64)
         k = Y.shape[0]
@@ -309,7 +330,6 @@ class Relaxation:
             const += t
             S += np.abs(Y) @ self.mag_in[l] + np.abs(t)
             if l == 0:
-                conc, X = self.piece.lower(G)
                 break
             if keep is not None:
                 kept[l - 1] = G[keep]
@@ -320,11 +340,86 @@ class Relaxation:
             Zp = np.maximum(np.abs(b.lo[l - 1]), np.abs(b.hi[l - 1]))
             S += np.abs(G) @ (Zp + be) + np.abs(t)
             Y = G * np.where(neg, a, al)
-        S += np.abs(conc) + np.abs(const)
+        return G, const, self.g * (S + np.abs(const)) + UNDERFLOW, kept
+
+    def backsub(self, top: int, Y, keep=None):
+        """Sound lower bounds of ``Y . z_top`` over the piece: :meth:`form` concretised by the
+        piece's support function; ``(bounds, minimisers of the linear bound, kept rows)``."""
+        G, const, E, kept = self.form(top, Y, keep)
+        conc, X = self.piece.lower(G)
         val = const + conc
-        out = _down(val - self.g * S - UNDERFLOW)
+        out = _down(val - E - self.g * (np.abs(conc) + np.abs(const)))
         out = np.where(np.isfinite(out), out, -np.inf)
         return out, X, kept
+
+    def cuts(self, fixed):
+        """Half-spaces ``A x <= h`` holding on the part of the piece where the split units have
+        their signs: for a unit split active, ``0 <= z <= `` its linear upper bound; inactive,
+        its linear lower bound ``<= z <= 0`` (exact for the first layer)."""
+        rows, rhs = [], []
+        for l, sl in enumerate(self.layers.slices):
+            f = fixed[sl]
+            idx = np.flatnonzero(f)
+            if not idx.size:
+                continue
+            Y = np.zeros((idx.size, sl.stop - sl.start))
+            Y[np.arange(idx.size), idx] = -f[idx].astype(np.float64)  # -z for active, z for inactive
+            G, const, E, _ = self.form(l, Y)
+            rows.append(G)
+            rhs.append(_up(-const + E + self.g * np.abs(const)))
+        if not rows:
+            return np.zeros((0, self.piece.dim)), np.zeros(0)
+        return np.vstack(rows), np.concatenate(rhs)
+
+    def lp_bound(self, G, const, E, A, h):
+        """Sound lower bounds of ``G[j] x + const[j] - E[j]`` over the piece cut by ``A x <= h``
+        (Lagrangian duality with the LP's multipliers ``mu >= 0``: for every ``x`` there,
+        ``G x >= (G + mu A) x - mu h``, whose minimum over the piece is its support function;
+        any ``mu >= 0`` gives a sound bound, so the solver's accuracy only affects how tight it
+        is). Returns the bounds (-inf where the LP failed) and whether the cuts are proven
+        empty on the piece (a Farkas ray, checked the same way)."""
+        from .oracle import INF, _lp, _new_highs
+
+        d = self.piece.dim
+        hs = _new_highs()
+        hs.passModel(_lp(np.zeros(d), self.piece.lo, self.piece.hi, A, np.full(len(h), -INF), h))
+        idx = np.arange(d, dtype=np.int32)
+        out = np.full(G.shape[0], -np.inf)
+        absA, absh = np.abs(A), np.abs(h)
+        Xmag = np.maximum(np.abs(self.piece.lo), np.abs(self.piece.hi))
+        import highspy
+
+        for j in range(G.shape[0]):
+            hs.changeColsCost(d, idx, G[j])
+            hs.run()
+            status = hs.getModelStatus()
+            if status == highspy.HighsModelStatus.kInfeasible:
+                got = hs.getDualRay()  # (status, has ray, ray)
+                if got[1] and self._proves_empty(np.asarray(got[2]), A, h, absA, absh, Xmag):
+                    return out, True
+                return out, False
+            if status != highspy.HighsModelStatus.kOptimal:
+                continue
+            mu = np.maximum(-np.asarray(hs.getSolution().row_dual), 0.0)
+            out[j] = self._dual_bound(G[j], mu, A, h, absA, absh, Xmag)
+        with np.errstate(invalid="ignore"):
+            tot = _down(out + const - E - self.g * (np.abs(out) + np.abs(const) + E))
+        return np.where(np.isfinite(out), tot, -np.inf), False
+
+    def _dual_bound(self, g, mu, A, h, absA, absh, Xmag):
+        """A sound lower bound of ``min g x`` over the piece cut by ``A x <= h`` from ``mu >= 0``."""
+        y = g + mu @ A
+        conc, _ = self.piece.lower(y[None, :])
+        mh = mu @ h
+        err = self.g * ((np.abs(g) + mu @ absA) @ Xmag + mu @ absh + abs(conc[0]) + abs(mh)) + UNDERFLOW
+        return float(_down(conc[0] - mh - err))
+
+    def _proves_empty(self, ray, A, h, absA, absh, Xmag):
+        """Whether ``mu = |ray|`` shows ``A x <= h`` empty on the piece: ``min (mu A) x > mu h``."""
+        for mu in (np.maximum(ray, 0.0), np.maximum(-ray, 0.0)):
+            if mu.any() and self._dual_bound(np.zeros(A.shape[1]), mu, A, h, absA, absh, Xmag) > 0:
+                return True
+        return False
 
 
 def linear_bounds(net, domain, C=None):
@@ -387,9 +482,10 @@ def output_bounds(net, domain, *, input_shape=None):
 
 
 # ------------------------------------------------------------------ counterexample search
-def _values_and_grads(net, X, C):
-    """``min_j C_j . F(x)`` at each point of ``X`` and its gradient on the point's region (the
-    active row's): forward pass storing the activation slopes, one backward pass."""
+def _values_and_grads(net, X, C, target=None):
+    """``min_j C_j . F(x)`` at each point of ``X`` and the gradient on the point's region of that
+    row (or of row ``target[i]`` for point ``i``): a forward pass storing the activation slopes,
+    one backward pass."""
     h, gates = X, []
     for w, b, s, lin in zip(net.weights[:-1], net.biases[:-1], net.slopes, net.linear):
         z = (h @ w.T if isinstance(w, np.ndarray) else (w @ h.T).T) + b
@@ -400,32 +496,44 @@ def _values_and_grads(net, X, C):
     V = F @ C.T
     j = np.argmin(V, axis=1)
     val = V[np.arange(len(j)), j]
-    G = C[j] @ net.weights[-1]
+    G = C[j if target is None else target] @ net.weights[-1]
     for w, g in zip(reversed(net.weights[:-1]), reversed(gates)):
         G = _times(G * g, w)
     return val, G
 
 
-def counterexample_search(net, piece: Piece, C, *, starts: int = 8, steps: int = 40, seed: int = 0,
-                          open_domain=None):
+def counterexample_search(net, piece: Piece, C, *, starts: int = 8, steps: int = 30, seed: int = 0,
+                          open_domain=None, start=None, aim: bool = True):
     """Projected gradient descent (Madry et al., ICLR 2018) on ``min_j C_j . F(x)`` from the
-    piece's centre and ``starts`` seeded random points: L-infinity and box pieces take signed
-    steps, balls normalised gradient steps, each projected onto the closed piece. Returns the
-    points visited, their values (by a plain forward pass) and the first point strictly inside
-    ``open_domain`` (a :class:`~exactregions.domains.Domain`) where the value is negative, or
-    None."""
+    piece's centre (or ``start``) and ``starts`` seeded random points, aimed at the smallest row
+    (and with ``aim`` the centre and two starts also at every row in turn): L-infinity and box pieces take signed steps, balls
+    normalised gradient steps, each projected onto the closed piece. Returns the point of the
+    smallest value seen (by a plain forward pass), that value, and the first point strictly
+    inside ``open_domain`` (a :class:`~exactregions.domains.Domain`) where the value is negative,
+    or None."""
     rng = np.random.default_rng(seed)
     lo, hi = piece.lo, piece.hi
     centre = piece.center if piece.center is not None else 0.5 * (lo + hi)
-    X = np.vstack([centre, rng.uniform(lo, hi, size=(starts, piece.dim))])
+    X = np.vstack([centre if start is None else start, rng.uniform(lo, hi, size=(starts, piece.dim))])
     X = piece.project(X)
+    k = C.shape[0]
+    target = None
+    if k > 1 and aim:  # the centre and two starts aimed at every row in turn, the others at the smallest
+        n = min(3, len(X))
+        target = np.concatenate([np.full(len(X), -1)] + [np.full(n, j) for j in range(k)])
+        X = np.vstack([X] + [X[:n]] * k)
     width = hi - lo
     signed = piece.norm is None
     step0 = 0.25 * (width if signed else np.full(piece.dim, piece.radius))
     found = None
     best_x, best_v = None, np.inf
     for it in range(steps):
-        val, G = _values_and_grads(net, X, C)
+        if target is not None:
+            V = net.forward(X) @ C.T
+            aim = np.where(target < 0, np.argmin(V, axis=1), target)
+            val, G = _values_and_grads(net, X, C, aim)
+        else:
+            val, G = _values_and_grads(net, X, C)
         i = int(np.argmin(val))
         if val[i] < best_v:
             best_v, best_x = float(val[i]), X[i].copy()
@@ -444,6 +552,23 @@ def counterexample_search(net, piece: Piece, C, *, starts: int = 8, steps: int =
     return best_x, best_v, found
 
 
+def open_contains(domain, X) -> np.ndarray:
+    """``domain.contains(X)`` for a box or a ball without forming its rows (3,000 dense rows for a
+    clipped 784-D ball): the same comparisons, ``A x < b`` row by row, the same rounding."""
+    X = np.atleast_2d(X)
+    if isinstance(domain, Box):
+        return np.all((X < domain.hi) & (-X < -domain.lo), axis=1)
+    if not isinstance(domain, Ball) or domain.norm == 1:
+        return domain.contains(X)
+    c, r = domain.center, domain.radius
+    ok = np.all((X < c + r) & (-X < r - c), axis=1)  # the L-inf ball's rows, the L2 ball's box
+    if domain.clip is not None:
+        ok &= open_contains(domain.clip, X)
+    if domain.norm == 2:
+        ok &= np.linalg.norm(X - c, axis=1) < r
+    return ok
+
+
 def _first_inside(net, C, X, domain):
     """The first point of ``X`` (values negative) moved, if need be, a little towards the domain's
     seed point so that it lies strictly inside the open domain and still has a negative value by a
@@ -454,7 +579,7 @@ def _first_inside(net, C, X, domain):
     for x in X:
         for t in (0.0, 1e-12, 1e-9, 1e-6, 1e-3):
             y = x + t * (seed - x)
-            if domain.contains(y)[0] and float(np.min(C @ net.forward(y))) < 0:
+            if open_contains(domain, y)[0] and float(np.min(C @ net.forward(y))) < 0:
                 return y
     return None
 
@@ -462,8 +587,14 @@ def _first_inside(net, C, X, domain):
 # ------------------------------------------------------------------ branch and bound
 #: input splits are tried up to this input dimension (beyond it only units are split)
 INPUT_SPLIT_MAX_DIM = 16
-#: a node with at most this many unstable units splits a unit rather than its box
-UNIT_SPLIT_BELOW = 3
+#: a node with at most this many unstable units splits a unit rather than its box (measured on
+#: 3-D and 8-D nets near their flip radius: 8 took 661 and 1,527 nodes where 3 did not finish)
+UNIT_SPLIT_BELOW = 8
+#: every this many nodes a short counterexample search starts from the worst node's minimiser
+LOCAL_SEARCH_EVERY = 16
+#: a box is split at most this many times per input dimension (then only units: a box around a
+#: point where many units' hyperplanes meet never sees them stable)
+INPUT_SPLITS_PER_DIM = 6
 
 
 @dataclass
@@ -485,11 +616,14 @@ class Search:
 
 
 def minimise(net, domain, C, leaf, *, exact: bool = False, stop_below: bool = True, deadline: float | None = None,
-             max_nodes: int = 200_000, incumbent=None, progress=None):
+             max_nodes: int = 200_000, incumbent=None, progress=None, use_lp: bool = True):
     """Branch and bound on ``phi(x) = min_j C_j . F(x)`` over the closed ``domain``.
 
     Nodes are pieces of the domain (boxes cut by the ball) with some units' signs fixed; each is
-    bounded by :class:`Relaxation` and visited lowest bound first. A node whose units are all
+    bounded by :class:`Relaxation` and, once units are split (``use_lp``), by a linear programme
+    over the piece cut by the splits' half-spaces (:meth:`Relaxation.lp_bound`: sound whatever
+    the solver's accuracy; a node whose cuts are proven empty is dropped), and visited lowest
+    bound first. A node whose units are all
     stable is one activation region: ``leaf(pattern, piece, W, B, order, stop)`` gives the exact
     minimum of each row ``W x + B`` (in ``order``; with ``stop``, up to the first negative one)
     over region ∩ piece as ``(values, points)``. Without
@@ -501,7 +635,8 @@ def minimise(net, domain, C, leaf, *, exact: bool = False, stop_below: bool = Tr
     value) and ``max_nodes`` end it "undecided"; ``progress(regions, waiting, seconds)`` is
     called about twice a second. Splits: the box's widest
     coordinate weighted by the bound's gradient up to :data:`INPUT_SPLIT_MAX_DIM` input
-    dimensions while more than :data:`UNIT_SPLIT_BELOW` units are unstable, else the unstable
+    dimensions while more than :data:`UNIT_SPLIT_BELOW` units are unstable (at most
+    :data:`INPUT_SPLITS_PER_DIM` times per dimension), else the unstable
     unit with the largest chord intercept times its coefficient in the worst row (Bunel et al.,
     "Branch and bound for piecewise linear neural network verification", JMLR 2020).
     """
@@ -510,18 +645,27 @@ def minimise(net, domain, C, leaf, *, exact: bool = False, stop_below: bool = Tr
     out_layer = len(net.weights) - 1
     root = Piece.of(domain)
     best_v, best_x = (np.inf, None) if incumbent is None else incumbent
-    nodes = leaves = programmes = 0
+    nodes = leaves = programmes = pops = 0
     regions = set()
     proven = np.inf  # the smallest bound of a dropped node
     heap, tie = [], itertools.count()
     n_units = net.n_hidden
-    sl = net.layer_slices()
+
+    layers = Layers(net)
 
     def bound(piece, fixed):
-        rel = Relaxation(net, piece, fixed)
+        rel = Relaxation(net, piece, fixed, layers=layers)
         if rel.b.infeasible:
             return None
         lb, X, _ = rel.backsub(out_layer, C)
+        open_rows = np.flatnonzero(lb <= (best_v if exact else 0.0))
+        if open_rows.size and fixed.any() and use_lp:  # the splits' half-spaces cut the piece
+            A, h = rel.cuts(fixed)
+            G, const, E, _ = rel.form(out_layer, C[open_rows])
+            tight, empty = rel.lp_bound(G, const, E, A, h)
+            if empty:
+                return None
+            lb[open_rows] = np.maximum(lb[open_rows], tight)
         return rel, lb, X
 
     def push(piece, fixed):
@@ -546,7 +690,7 @@ def minimise(net, domain, C, leaf, *, exact: bool = False, stop_below: bool = Tr
         if (m > 0 and not exact) or (exact and m >= best_v):
             proven = min(proven, m)
             return None
-        heapq.heappush(heap, (m, next(tie), piece, fixed, rel, lb))
+        heapq.heappush(heap, (m, next(tie), piece, fixed, rel, lb, X[int(np.argmin(lb))]))
         return None
 
     def domain_closed(x):
@@ -573,11 +717,19 @@ def minimise(net, domain, C, leaf, *, exact: bool = False, stop_below: bool = Tr
             last = now
         if nodes >= max_nodes:
             return result("undecided")
-        m, _, piece, fixed, rel, lb = heapq.heappop(heap)
+        m, _, piece, fixed, rel, lb, xstar = heapq.heappop(heap)
         if (not exact and m > 0) or (exact and m >= best_v):
             proven = min(proven, m)
             continue
-        unst = rel.b.unstable(net) & (fixed == 0)
+        pops += 1
+        if stop_below and pops % LOCAL_SEARCH_EVERY == 0:  # a short descent from the worst node's minimiser
+            bx, bv, x = counterexample_search(net, piece, C, starts=1, steps=15, seed=pops, start=xstar,
+                                              open_domain=domain, aim=False)
+            if x is not None:
+                return result("below", x, float(np.min(C @ net.forward(x))))
+            if exact and bv < best_v and domain_closed(bx):
+                best_v, best_x = bv, bx
+        unst = rel.b.unstable(layers.linear) & (fixed == 0)
         if not unst.any():  # one region: decided exactly by its programmes
             leaves += 1
             pattern = rel.b.pattern(net)
@@ -586,6 +738,8 @@ def minimise(net, domain, C, leaf, *, exact: bool = False, stop_below: bool = Tr
             order = np.argsort(lb)
             order = order[lb[order] < (0.0 if not exact else best_v)]
             vals, pts = leaf(pattern, piece, W, B, order, stop_below)
+            if vals is None:  # a programme the solver could not settle
+                return result("undecided")
             programmes += len(vals)
             regions.add(pattern.tobytes())
             for v, p, j in zip(vals, pts, order):
@@ -602,7 +756,8 @@ def minimise(net, domain, C, leaf, *, exact: bool = False, stop_below: bool = Tr
             proven = min([proven, *vals, *rest.tolist()])
             continue
         row = int(np.argmin(lb))
-        if piece.dim <= INPUT_SPLIT_MAX_DIM and int(unst.sum()) > UNIT_SPLIT_BELOW:
+        if (piece.dim <= INPUT_SPLIT_MAX_DIM and int(unst.sum()) > UNIT_SPLIT_BELOW
+                and piece.depth < INPUT_SPLITS_PER_DIM * piece.dim):
             Y0 = _input_gradient(rel, C[row:row + 1])
             k = int(np.argmax((piece.hi - piece.lo) * (np.abs(Y0) + 1e-12)))
             for child in piece.split(k):
@@ -612,7 +767,7 @@ def minimise(net, domain, C, leaf, *, exact: bool = False, stop_below: bool = Tr
         else:
             _, _, kept = rel.backsub(out_layer, C[row:row + 1], keep=0)
             score = np.zeros(n_units)
-            for l, s in enumerate(sl):
+            for l, s in enumerate(layers.slices):
                 if kept[l] is not None:
                     score[s] = np.abs(kept[l]) * rel.b.beta[l] + 1e-300
             score[~unst] = -1.0
