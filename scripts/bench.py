@@ -274,7 +274,7 @@ def run_verdicts():
 #: the flip); seeded random nets of the shapes of the verifier comparison, the digits MLP of
 #: data/speed/ around its image (clipped to the pixel range [0, 1])
 VERDICT_NETS = [("8d-24x24-2c", 8, [24, 24], 2, 0, (0.123, 0.47, 0.506)),
-                ("64d-48x48-10c", 64, [48, 48], 10, 0, (0.02,)),
+                ("64d-48x48-10c", 64, [48, 48], 10, 0, (0.02, 0.09)),
                 ("64d-10x10-10c", 64, [10, 10], 10, 0, (0.176,)),
                 ("784d-digits-32x32", 784, None, 10, None, ())]
 
