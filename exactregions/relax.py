@@ -407,11 +407,15 @@ class Relaxation:
         return np.where(np.isfinite(out), tot, -np.inf), False
 
     def _dual_bound(self, g, mu, A, h, absA, absh, Xmag):
-        """A sound lower bound of ``min g x`` over the piece cut by ``A x <= h`` from ``mu >= 0``."""
+        """A sound lower bound of ``min g x`` over the piece cut by ``A x <= h`` from ``mu >= 0``:
+        the products ``mu A`` and ``mu h`` have ``len(h) + 1`` terms, ``y x`` has ``d``, so their
+        roundings are within ``2 gamma_{len(h) + d + 8}`` of the absolute sums."""
+        n = len(h) + A.shape[1] + 8
+        gam = max(self.g, 2.0 * n * UNIT / (1.0 - n * UNIT))
         y = g + mu @ A
         conc, _ = self.piece.lower(y[None, :])
         mh = mu @ h
-        err = self.g * ((np.abs(g) + mu @ absA) @ Xmag + mu @ absh + abs(conc[0]) + abs(mh)) + UNDERFLOW
+        err = gam * ((np.abs(g) + mu @ absA) @ Xmag + mu @ absh + abs(conc[0]) + abs(mh)) + UNDERFLOW
         return float(_down(conc[0] - mh - err))
 
     def _proves_empty(self, ray, A, h, absA, absh, Xmag):
@@ -440,6 +444,7 @@ def linear_bounds(net, domain, C=None):
 
     Examples
     --------
+    >>> import numpy as np
     >>> from exactregions import Box, random_network
     >>> net = random_network(2, [8], 0, outputs=2)
     >>> lo = linear_bounds(net, Box(-1, 1, dim=2))
@@ -465,6 +470,7 @@ def output_bounds(net, domain, *, input_shape=None):
 
     Examples
     --------
+    >>> import numpy as np
     >>> from exactregions import Ball, random_network
     >>> net = random_network(3, [6, 6], 1, outputs=2)
     >>> lo, hi = output_bounds(net, Ball([0, 0, 0], 0.5))
