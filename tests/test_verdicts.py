@@ -163,10 +163,10 @@ def test_a_loose_relaxation_still_gets_the_exact_answer():
     """Zero biases and a ball around the origin: every unit is unstable, the root bound is far
     below zero, and only splitting (down to single regions) decides."""
     rng = np.random.default_rng(3)
-    W0 = rng.normal(size=(12, 3))
-    W1 = rng.normal(size=(12, 12)) / 3
-    W2 = rng.normal(size=(2, 12)) / 3
-    net = Network([W0, W1, W2], [np.zeros(12), np.zeros(12), np.array([0.05, 0.0])])  # class 0 wins at 0
+    W0 = rng.normal(size=(10, 3))
+    W1 = rng.normal(size=(10, 10)) / 3
+    W2 = rng.normal(size=(2, 10)) / 3
+    net = Network([W0, W1, W2], [np.zeros(10), np.zeros(10), np.array([0.05, 0.0])])  # class 0 wins at 0
     c = np.array([0.001, 0.002, -0.001])
     assert int(np.argmax(net.forward(c))) == 0
     r_star = robust(net, Ball(c, 1.0), label=0, radius_search=True).radius
