@@ -22,6 +22,7 @@ from .io import ModelError, load_model, load_npz, save_npz  # also lets every en
 from .network import Network, NetworkError, as_network, random_network
 from .oracle import SolverError
 from .plot import plot_regions, plot_sweep, read_sweep, region_polygons
+from .relax import linear_bounds, output_bounds
 from .result import Region, RegionCount, VerifyReport
 from .sweeps import RegionTracker, sweep
 from ._version import __version__
@@ -36,6 +37,8 @@ __all__ = [
     # answers read off the regions
     "output_range", "lipschitz", "robust", "decision_regions", "OutputRange", "Lipschitz", "Robustness",
     "DecisionRegions",
+    # sound linear bounds (what decides robust verdicts before any region is enumerated)
+    "output_bounds", "linear_bounds",
     # bounds and constructions
     "global_bound", "local_bound", "hybrid_bound", "critical_radius", "all_bounds", "compare", "Bound",
     "Comparison", "sawtooth", "zigzag", "montufar_product",

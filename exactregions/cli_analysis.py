@@ -25,6 +25,9 @@ def add_analysis_commands(sub):
         p.add_argument("--radius-search", action="store_true",
                        help="also the exact minimal adversarial radius in the ball's norm (counts every region "
                             "of the ball)")
+        p.add_argument("--margin-bound", action="store_true",
+                       help="a robust verdict reports a proven lower bound on the margin instead of its exact "
+                            "minimum (the verdict alone: faster)")
 
     for name, help_, extra, func in (
             ("range", "exact minimum and maximum of every output over a domain", None, cmd_range),
@@ -57,7 +60,10 @@ def cmd_range(args):
         print(json.dumps(res.to_dict()))
         return 0
     note = "" if res.complete else "  (INCOMPLETE count: max values are lower bounds, min values upper bounds)"
-    print(f"regions          {res.regions}{note}")
+    if res.stats.get("decided_by") == "bounds":
+        print(f"regions solved   {res.regions} (the others decided by bounds, {res.stats['nodes']} pieces bounded)")
+    else:
+        print(f"regions          {res.regions}{note}")
     for k, o in enumerate(res.outputs):
         print(f"output {k:<9d} min {o['min']:.12g}   max {o['max']:.12g}")
     print(f"programmes       {res.programmes_solved} solved (the others pruned by their bound)")
@@ -83,7 +89,7 @@ def cmd_lipschitz(args):
 def cmd_robust(args):
     net, domain, prog = _setup(args)
     res = robust(net, domain, label=args.label, radius_search=args.radius_search, time_limit=args.time_limit,
-                 progress=prog)
+                 exact_margin=not args.margin_bound, progress=prog)
     prog.done()
     if args.json:
         out = res.to_dict()
@@ -93,7 +99,10 @@ def cmd_robust(args):
     else:
         print(f"verdict          {res.verdict} (label {res.label})")
         if res.min_margin is not None:
-            print(f"smallest margin  {res.min_margin:.12g}")
+            print(f"smallest margin  {res.min_margin:.12g} (exact)")
+        elif res.margin_lower_bound is not None:
+            print(f"margin lower bound  {res.margin_lower_bound:.12g} (proven; the exact minimum without "
+                  f"--margin-bound)")
         if res.counterexample is not None:
             print(f"counterexample   class {res.counterexample_class} at a point of the domain "
                   f"(checked by a forward pass; --json gives its coordinates)")
@@ -101,5 +110,7 @@ def cmd_robust(args):
             print(f"adversarial radius  {res.radius if res.radius is not None else '>= the ball radius'}")
         if res.note:
             print(f"note             {res.note}")
-        print(f"regions          {res.regions}, {res.programmes_solved} programmes solved")
+        print(f"decided by       {res.decided_by}")
+        print(f"regions          {res.regions}, {res.programmes_solved} programmes solved"
+              + (f", {res.nodes} pieces bounded" if res.decided_by == "bounds" else ""))
     return {"robust": EXIT_ROBUST, "not robust": EXIT_NOT_ROBUST}.get(res.verdict, EXIT_UNKNOWN)

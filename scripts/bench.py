@@ -271,6 +271,122 @@ def run_verdicts():
     return rows
 
 
+#: robustness questions on L-infinity balls timed against the public star-set verifier nnenum:
+#: (name, input dimension, hidden widths, classes, seed, radii asked besides the two on either side of
+#: the flip); seeded random nets of the shapes of the verifier comparison, the digits MLP of
+#: data/speed/ around its image (clipped to the pixel range [0, 1])
+VERDICT_NETS = [("8d-24x24-2c", 8, [24, 24], 2, 0, (0.123, 0.47, 0.506)),
+                ("64d-48x48-10c", 64, [48, 48], 10, 0, (0.02, 0.09)),
+                ("64d-10x10-10c", 64, [10, 10], 10, 0, (0.176,)),
+                ("784d-digits-32x32", 784, None, 10, None, ())]
+
+
+def _flip_radius(net, centre, clip, lo=0.0, hi=2.0, steps=10):
+    """The L-infinity radius where the verdict flips, bracketed by bisection on exact verdicts:
+    (largest robust radius, smallest not-robust radius) found."""
+    from exactregions.analysis import robust
+
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        v = robust(net, Ball(centre, mid, norm="inf", clip=clip), exact_margin=False, time_limit=30)
+        if v.verdict == "unknown":  # the bracket so far
+            break
+        lo, hi = (mid, hi) if v.verdict == "robust" else (lo, mid)
+    return lo, hi
+
+
+def verdict_questions(folder):
+    """The questions of :data:`VERDICT_NETS` (each net also written to ``folder`` as ONNX for the
+    verifier): dicts with the net, the domain and the box the verifier is given."""
+    import warnings
+
+    import torch
+    import torch.nn as nn
+
+    from exactregions import Network
+
+    def single(net):  # the verifier reads float32 ONNX: both answer for the float32-rounded net
+        return Network([np.asarray(w, np.float32).astype(np.float64) for w in net.weights],
+                       [np.asarray(b, np.float32).astype(np.float64) for b in net.biases])
+
+    def to_torch(net):  # a ReLU MLP as a torch Sequential, for the ONNX file
+        layers = []
+        for i, (W, b) in enumerate(zip(net.weights, net.biases)):
+            lin = nn.Linear(W.shape[1], W.shape[0])
+            with torch.no_grad():
+                lin.weight.copy_(torch.as_tensor(np.asarray(W)))
+                lin.bias.copy_(torch.as_tensor(b))
+            layers += [lin] + ([nn.ReLU()] if i < len(net.weights) - 1 else [])
+        return nn.Sequential(*layers)
+
+    qs = []
+    for name, d, widths, k, seed, radii in VERDICT_NETS:
+        if widths is None:
+            net = single(load_model(SPEED / "d784_32x32_digits.npz"))
+            centre, clip = np.load(SPEED / "d784_center.npy").ravel(), Box(np.zeros(d), np.ones(d))
+        else:
+            net = single(random_network(d, widths, seed, outputs=k))
+            centre, clip = np.random.default_rng(1000 + d).uniform(-0.5, 0.5, d), None
+        centre = centre.astype(np.float32).astype(np.float64)
+        onnx = Path(folder) / f"{name}.onnx"
+        with warnings.catch_warnings():  # the TorchScript exporter is deprecated but needs no extra package
+            warnings.simplefilter("ignore")
+            torch.onnx.export(to_torch(net), torch.zeros((1, d)), str(onnx), dynamo=False)
+        r_rob, r_not = _flip_radius(net, centre, clip, hi=0.3 if d == 784 else 2.0)
+        label = int(np.argmax(net.forward(centre)))
+        for r in sorted({*radii, round(1.03 * r_not, 6)} | ({round(0.97 * r_rob, 6)} if r_rob > 0 else set())):
+            dom = Ball(centre, r, norm="inf", clip=clip)
+            lo, hi = dom.bounding_box()
+            qs.append({"name": f"{name}-linf-{r:g}", "net": net, "domain": dom, "label": label, "onnx": str(onnx),
+                       "lo": lo.tolist(), "hi": hi.tolist(), "outputs": k, "flip": (r_rob, r_not)})
+    return qs
+
+
+def run_verdict_questions(peer_python=None, timeout=60.0, region_limit=20.0):
+    """Every question of :func:`verdict_questions`: our verdict and in-call seconds (bounds first,
+    ``exact_margin=False``: the verdict a verifier gives; then the region search alone,
+    ``bounds=False``, stopped after ``region_limit`` seconds), and the verifier's (``timeout``),
+    one thread, in one run."""
+    import tempfile
+
+    from exactregions.analysis import robust
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        qs = verdict_questions(tmp)
+        peer = {}
+        if peer_python:
+            spec = Path(tmp) / "questions.json"
+            spec.write_text(json.dumps([{k: q[k] for k in ("name", "onnx", "lo", "hi", "label", "outputs")}
+                                        | {"timeout": timeout} for q in qs]))
+            out = subprocess.run([peer_python, str(ROOT / "scripts" / "peer_nnenum.py"), str(spec)],
+                                 capture_output=True, text=True)
+            for line in out.stdout.splitlines():
+                if line.startswith("{"):
+                    r = json.loads(line)
+                    peer[r["name"]] = r
+        robust(qs[0]["net"], qs[0]["domain"], exact_margin=False)  # warm: the solvers' first imports
+        for q in qs:
+            t = time.perf_counter()
+            v = robust(q["net"], q["domain"], label=q["label"], exact_margin=False, time_limit=timeout)
+            sec = time.perf_counter() - t
+            old, old_sec = None, None
+            if q["domain"].dim <= 64:  # in 784-D the region search neither finishes nor stops on time
+                t = time.perf_counter()
+                old = robust(q["net"], q["domain"], label=q["label"], bounds=False, time_limit=region_limit)
+                old_sec = time.perf_counter() - t
+            p = peer.get(q["name"], {})
+            rows.append({"workload": f"robust-{q['name']}", "verdict": v.verdict, "decided_by": v.decided_by,
+                         "seconds": round(sec, 4), "regions": v.regions, "nodes": v.nodes,
+                         "region_search_verdict": old.verdict if old else "not run",
+                         "region_search_s": round(old_sec, 3) if old else None,
+                         "peer_result": p.get("result", ""), "peer_s": round(p["seconds"], 4) if p else None,
+                         "ratio": round(sec / p["seconds"], 2) if p and p["seconds"] > 0 else None,
+                         "flip": [round(f, 6) for f in q["flip"]]})
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
 def run_slices(radius=1.0, n_segments=1000):
     from exactregions.domains import Plane, Segment
 
@@ -510,6 +626,8 @@ def main():
     ap.add_argument("--no-slices", action="store_true", help="skip the conv-net slice workloads")
     ap.add_argument("--verdicts", action="store_true", help="only the robustness-verdict workloads")
     ap.add_argument("--sweeps", action="store_true", help="only the sweep workloads (and a tiny count's overhead)")
+    ap.add_argument("--peer-python", help="--verdicts: a Python with nnenum installed, to time it on the same "
+                                          "questions (scripts/peer_nnenum.py)")
     ap.add_argument("--json", help="also write the rows to this JSON file")
     args = ap.parse_args()
     if args.one:
@@ -522,6 +640,13 @@ def main():
         for r in run_verdicts():
             print(f"| {r['workload']} | {r['dims']} | {r['verdict']} | {r['regions']:,} | {r['seconds']} | "
                   f"{r['programmes']} | {r['pruned_share']} |", flush=True)
+        print("\n| question (L-inf ball) | verdict | decided by | seconds | region search | region search s "
+              "| nnenum | nnenum s | ratio |")
+        print("|---|---|---|---:|---|---:|---|---:|---:|")
+        for r in run_verdict_questions(args.peer_python):
+            print(f"| {r['workload']} | {r['verdict']} | {r['decided_by']} | {r['seconds']} | "
+                  f"{r['region_search_verdict']} | {r['region_search_s'] or ''} | {r['peer_result']} | "
+                  f"{r['peer_s'] if r['peer_s'] is not None else ''} | {r['ratio'] or ''} |", flush=True)
         return
     if args.sweeps:
         print("| workload | engine | dims | rows | regions | seconds | CPU s | ms per row | workers "
