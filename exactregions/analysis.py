@@ -24,9 +24,11 @@ range are decided by sound linear relaxations, a counterexample search and a bra
 over input and unit splits whose leaves are single regions, each solved by the same per-region
 programme; the search over every region (the BFS's regions, in the order of a cheap bound) is
 the last resort, and the only way for a polytope domain and for the minimal adversarial radius.
-Exact answers: the smallest margin (``robust(..., exact_margin=True)``, the default: the verdict
-from bounds, then the minimum over the regions), the minimal radius and the output ranges. Decided by bounds: a robust verdict with ``exact_margin=False``,
-which reports a PROVEN lower bound on the margin (``margin_lower_bound``), not its minimum.
+Decided by bounds: a robust verdict (``robust(...)``, the default ``exact_margin=False``: the
+verdict a verifier gives), which reports a PROVEN lower bound on the margin
+(``margin_lower_bound``), not its minimum. Exact answers: the smallest margin
+(``exact_margin=True``: the verdict from bounds, then the minimum over the regions), the minimal
+adversarial radius and the output ranges.
 
 The decision boundary in any dimension (:func:`decision_regions`; in 2-D the planar engine also
 gives its segments and length): class ``k`` has a full-dimensional cell in a region iff the
@@ -460,7 +462,7 @@ class Robustness:
                                               "seconds", "note")}
 
 
-def robust(net, domain, *, label: int | None = None, radius_search: bool = False, exact_margin: bool = True,
+def robust(net, domain, *, label: int | None = None, radius_search: bool = False, exact_margin: bool = False,
            bounds: bool = True, input_shape=None, **count_kwargs) -> Robustness:
     """Is ``label`` (default: the class predicted at the domain's centre) the top output everywhere
     in the open ``domain``?
@@ -476,7 +478,7 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
        2019; rounding included): a piece whose margin bound is positive is dropped, a piece on
        which every unit is stable is one region and is solved exactly, as below. A robust
        verdict is then decided by bounds, and ``margin_lower_bound`` is a proven lower bound
-       (``min_margin`` None) unless ``exact_margin`` (the default) asks for the exact minimum:
+       (``min_margin`` None) unless ``exact_margin`` asks for the exact minimum:
        on a box or an L-inf ball of more than :data:`RANGE_SEARCH_MIN_DIM` dimensions the same
        search finds it (a piece dropped only when its bound reaches the smallest margin found,
        within :data:`EXACT_NODES` pieces), otherwise the regions below do; when their count
@@ -509,8 +511,9 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
     radius_search : bool
         Also the exact minimal adversarial radius (counts every region of the ball).
     exact_margin : bool
-        True (default): a robust verdict comes with the exact smallest margin. False: the
-        verdict alone, decided by bounds, with a proven lower bound on the margin.
+        False (default): the verdict, decided by bounds where they suffice, with a proven lower
+        bound on the margin (``margin_lower_bound``). True: a robust verdict also comes with the
+        exact smallest margin (``min_margin``), which may take every region.
     bounds : bool
         False: skip the bound-based search (every region is enumerated).
     input_shape : tuple, optional

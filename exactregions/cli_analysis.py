@@ -25,9 +25,9 @@ def add_analysis_commands(sub):
         p.add_argument("--radius-search", action="store_true",
                        help="also the exact minimal adversarial radius in the ball's norm (counts every region "
                             "of the ball)")
-        p.add_argument("--margin-bound", action="store_true",
-                       help="a robust verdict reports a proven lower bound on the margin instead of its exact "
-                            "minimum (the verdict alone: faster)")
+        p.add_argument("--exact-margin", action="store_true",
+                       help="a robust verdict also reports the exact smallest margin (default: a proven lower bound "
+                            "on it, which is all the verdict needs and much faster)")
 
     for name, help_, extra, func in (
             ("range", "exact minimum and maximum of every output over a domain", None, cmd_range),
@@ -89,7 +89,7 @@ def cmd_lipschitz(args):
 def cmd_robust(args):
     net, domain, prog = _setup(args)
     res = robust(net, domain, label=args.label, radius_search=args.radius_search, time_limit=args.time_limit,
-                 exact_margin=not args.margin_bound, progress=prog)
+                 exact_margin=args.exact_margin, progress=prog)
     prog.done()
     if args.json:
         out = res.to_dict()
@@ -101,8 +101,8 @@ def cmd_robust(args):
         if res.min_margin is not None:
             print(f"smallest margin  {res.min_margin:.12g} (exact)")
         elif res.margin_lower_bound is not None:
-            print(f"margin lower bound  {res.margin_lower_bound:.12g} (proven; the exact minimum without "
-                  f"--margin-bound)")
+            print(f"margin lower bound  {res.margin_lower_bound:.12g} (proven; --exact-margin gives the exact "
+                  f"minimum)")
         if res.counterexample is not None:
             print(f"counterexample   class {res.counterexample_class} at a point of the domain "
                   f"(checked by a forward pass; --json gives its coordinates)")

@@ -120,7 +120,7 @@ def test_robustness_verdicts_agree_with_brute_force(seed):
     seen = set()
     for r in (1e-3, 0.05, 0.2, 0.6):
         dom = Ball(np.array([0.1, -0.2]), r)
-        v = robust(net, dom)
+        v = robust(net, dom, exact_margin=True)
         seen.add(v.verdict)
         X = dom.sample(20000, rng)
         m = _margin(net, X, v.label)
@@ -150,7 +150,7 @@ def test_smallest_margin_over_a_box_equals_the_minimum_over_exact_region_polygon
     dom = Box([-0.3, -0.2], [0.2, 0.4])
     polys = region_polygons(count_regions(net, dom, engine="bfs"))
     V = np.vstack(polys)
-    v = robust(net, dom, label=int(np.argmax(net.forward(dom.seed_point()))), radius_search=False)
+    v = robust(net, dom, label=int(np.argmax(net.forward(dom.seed_point()))), radius_search=False, exact_margin=True)
     if v.min_margin is not None:  # complete (no early counterexample): exact against the vertices
         assert v.min_margin == pytest.approx(_margin(net, V, v.label).min(), abs=1e-9)
     else:
@@ -165,9 +165,9 @@ def test_linear_classifier_adversarial_radius_is_the_distance_to_its_hyperplane(
     net = Network([np.eye(3), W], [np.full(3, 10.0), np.array([b, 0.0]) - W @ np.full(3, 10.0)])
     c = np.array([0.3, 0.1, 0.2])
     dist = abs(w @ c + b) / np.linalg.norm(w)
-    big = robust(net, Ball(c, 2 * dist), radius_search=True)
+    big = robust(net, Ball(c, 2 * dist), radius_search=True, exact_margin=True)
     assert big.verdict == "not robust" and big.radius == pytest.approx(dist, abs=1e-9)
-    small = robust(net, Ball(c, 0.9 * dist), radius_search=True)
+    small = robust(net, Ball(c, 0.9 * dist), radius_search=True, exact_margin=True)
     assert small.verdict == "robust" and small.radius is None
     assert small.min_margin == pytest.approx(abs(w @ c + b) - 0.9 * dist * np.linalg.norm(w), abs=1e-9)
 
@@ -190,7 +190,7 @@ def test_cli_robust_exit_codes_and_json(tmp_path, capsys):
     m = str(tmp_path / "m.npz")
     small, large = robust(net, Ball([0.1, 0.2], 0.05)), robust(net, Ball([0.1, 0.2], 1.0))
     assert (small.verdict, large.verdict) == ("robust", "not robust")
-    assert main(["robust", m, "--ball", "0.1,0.2", "0.05", "--json", "--quiet"]) == 0
+    assert main(["robust", m, "--ball", "0.1,0.2", "0.05", "--json", "--quiet", "--exact-margin"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["verdict"] == "robust" and out["min_margin"] > 0 and out["counterexample"] is None
     assert main(["robust", m, "--ball", "0.1,0.2", "1.0", "--json", "--quiet", "--radius-search"]) == 10

@@ -120,7 +120,7 @@ def test_verdicts_from_bounds_equal_the_region_search_on_both_sides_of_the_minim
         dom = Ball(c, factor * r_star, norm=norm)
         ref = robust(net, dom, label=label, bounds=False)
         fast = robust(net, dom, label=label, exact_margin=False)
-        exact = robust(net, dom, label=label)
+        exact = robust(net, dom, label=label, exact_margin=True)
         assert fast.verdict == exact.verdict == ref.verdict == ("robust" if factor < 1 else "not robust")
         if factor < 1:
             if fast.decided_by == "bounds":  # else the search ran out of nodes and the regions decided
@@ -146,7 +146,7 @@ def test_box_verdicts_and_margins_equal_the_region_search(seed):
     for w in (0.02, 0.1, 0.3, 0.6):
         dom = Box(c - w, c + 1.5 * w)
         ref = robust(net, dom, label=label, bounds=False)
-        got = robust(net, dom, label=label)
+        got = robust(net, dom, label=label, exact_margin=True)
         fast = robust(net, dom, label=label, exact_margin=False)
         assert got.verdict == ref.verdict == fast.verdict
         seen.add(got.verdict)
@@ -176,7 +176,7 @@ def test_a_loose_relaxation_still_gets_the_exact_answer():
         dom = Ball(c, factor * r_star)
         ref = robust(net, dom, label=0, bounds=False)
         got = robust(net, dom, label=0, exact_margin=False)
-        exact = robust(net, dom, label=0)
+        exact = robust(net, dom, label=0, exact_margin=True)
         assert got.verdict == exact.verdict == ref.verdict == ("robust" if factor < 1 else "not robust")
         assert got.decided_by in ("bounds", "counterexample search")
         if factor < 1:
@@ -238,12 +238,12 @@ def test_cli_robust_reports_which_margin(tmp_path, capsys):
     net = random_network(2, [8, 8], 3, outputs=3)
     save_npz(net, tmp_path / "m.npz")
     m = str(tmp_path / "m.npz")
-    assert main(["robust", m, "--ball", "0.1,0.2", "0.05", "--json", "--quiet", "--margin-bound"]) == 0
+    assert main(["robust", m, "--ball", "0.1,0.2", "0.05", "--json", "--quiet"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["margin"] == "lower bound" and out["min_margin"] is None and out["margin_lower_bound"] > 0
-    assert main(["robust", m, "--ball", "0.1,0.2", "0.05", "--quiet", "--margin-bound"]) == 0
-    assert "margin lower bound" in capsys.readouterr().out
     assert main(["robust", m, "--ball", "0.1,0.2", "0.05", "--quiet"]) == 0
+    assert "margin lower bound" in capsys.readouterr().out
+    assert main(["robust", m, "--ball", "0.1,0.2", "0.05", "--quiet", "--exact-margin"]) == 0
     text = capsys.readouterr().out
     assert "smallest margin" in text and "(exact)" in text
 
