@@ -182,11 +182,6 @@ def run_dataset(name, n_points: int, time_limit: float, quick: bool, seed: int =
     return summary, dist_rows, epoch_rows, point_rows, tables
 
 
-def _median(rows, **match):
-    v = [r for r in rows if all(r[k] == x for k, x in match.items())]
-    return v
-
-
 def summarise(name, d, widths, epochs, accs, dist_rows, epoch_rows, point_rows, radii, count_epochs, secs):
     s = {"name": name, "d": d, "widths": widths, "epochs": epochs, "acc0": accs[0], "acc": accs[-1], "seconds": secs}
     # claim 1
