@@ -100,9 +100,9 @@ for r in (0.15, 0.3, 0.6):
 # ``kind="groups"`` draws box plots per group and radius at one step (here the table has one
 # model and no steps: that model). Hollow triangles would mark counts that are lower bounds.
 picture = Path(tempfile.mkdtemp()) / "balls_by_group.png"
-plot_sweep(more, picture, kind="groups", title="Exact regions in balls around iris points")
-fig, ax = plt.subplots(figsize=(10, 3.8))
-ax.imshow(plt.imread(picture))
-ax.set_axis_off()
-fig.tight_layout()
+plot_sweep(more, picture, kind="groups", title="Exact regions in balls around iris points", dpi=100)
+image = plt.imread(picture)
+fig = plt.figure(figsize=(image.shape[1] / 100, image.shape[0] / 100), dpi=100)
+fig.add_axes((0, 0, 1, 1)).imshow(image)
+fig.axes[0].set_axis_off()
 plt.show()

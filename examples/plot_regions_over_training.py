@@ -86,11 +86,11 @@ print(medians.to_string())
 # hollow triangle, and a median over such counts a hollow marker: a lower bound. The file's
 # suffix chooses the format (``.png``, ``.pdf``, ``.svg``); shown here with matplotlib.
 picture = Path(tempfile.mkdtemp()) / "regions_over_training.png"
-pic = plot_sweep(table, picture, title="Exact regions in balls around 20 points, during training")
-fig, ax = plt.subplots(figsize=(9, 4))
-ax.imshow(plt.imread(picture))
-ax.set_axis_off()
-fig.tight_layout()
+pic = plot_sweep(table, picture, title="Exact regions in balls around 20 points, during training", dpi=100)
+image = plt.imread(picture)
+fig = plt.figure(figsize=(image.shape[1] / 100, image.shape[0] / 100), dpi=100)
+fig.add_axes((0, 0, 1, 1)).imshow(image)
+fig.axes[0].set_axis_off()
 plt.show()
 
 # %%
