@@ -17,8 +17,8 @@ from exactregions import plot_regions  # noqa: E402
 
 example = runpy.run_path(str(ROOT / "examples" / "plot_cnn_plane_slice.py"))
 out = ROOT / "docs" / "_static" / "cnn_slice.png"
-plot_regions(example["result"], out, points=example["plane"].points_2d(), point_labels=["0", "1", "2"],
-             axes_labels=("plane u1", "plane u2"))
+plot_regions(example["result"], out, points=example["plane"].points_2d(), point_labels=["a 0", "a 1", "a 2"],
+             axes_labels=("plane u1", "plane u2"), title="A small CNN on the plane through three digits images")
 from PIL import Image  # noqa: E402  (matplotlib's own dependency)
 
 Image.open(out).convert("RGB").quantize(64).save(out, optimize=True)  # a palette PNG: a third of the size

@@ -72,12 +72,17 @@ print("\n".join(local.derivation))
 # The picture
 # -----------
 # :func:`~exactregions.plot_regions` draws every region as its exact polygon, clipped to the
-# ball, and writes a PNG; shown here with matplotlib.
+# ball, neighbours in different colours of a colour-blind-safe palette, with the ball's outline
+# and centre, the marked point and a legend, and writes the file (``.png``, ``.pdf`` or
+# ``.svg``: the suffix chooses); shown here pixel for pixel. ``ax=`` would draw into axes of
+# your own instead.
 picture = Path(tempfile.mkdtemp()) / "ball_regions.png"
-plot_regions(result, picture, points=[centre.numpy()], point_labels=["training point"])
-fig, ax = plt.subplots(figsize=(6, 6))
-ax.imshow(plt.imread(picture))
-ax.set_axis_off()
+plot_regions(result, picture, points=[centre.numpy()], point_labels=["training point"],
+             title="A ball around a training point", dpi=100)
+image = plt.imread(picture)
+fig = plt.figure(figsize=(image.shape[1] / 100, image.shape[0] / 100), dpi=100)
+fig.add_axes((0, 0, 1, 1)).imshow(image)
+fig.axes[0].set_axis_off()
 plt.show()
 
 # %%

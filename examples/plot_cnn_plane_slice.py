@@ -13,9 +13,6 @@ the exact decision boundary of the classifier inside every region.
 # ----------------------------------------
 # ``Conv2d``, ``AvgPool2d`` and ``MaxPool2d`` models are read through an in-memory ONNX export,
 # which needs the input shape without the batch axis: ``input_shape=(1, 8, 8)``.
-import tempfile
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -75,11 +72,16 @@ print("top two logits at three boundary points:\n", np.round(top_two, 6))
 # %%
 # The picture
 # -----------
-# Every region as its exact polygon, the decision boundary in red, the three images marked.
-picture = Path(tempfile.mkdtemp()) / "cnn_slice.png"
-plot_regions(result, picture, points=plane.points_2d(), point_labels=["0", "1", "2"],
-             axes_labels=("plane u1", "plane u2"))
-fig, ax = plt.subplots(figsize=(7, 7))
-ax.imshow(plt.imread(picture))
-ax.set_axis_off()
+# Every region as its exact polygon, filled from a colour-blind-safe palette with neighbours in
+# different colours; the decision boundary thick in black over a white halo; the three images
+# as white stars. On the right, the same slice in the shaded style: thin region edges over the
+# distance to the decision boundary (from its exact segments, on a grid of pixels), the style of
+# slices of hundreds of thousands of regions, where one colour per region is confetti. ``ax=``
+# draws into axes of your own (here the panels of one figure); with a file name instead,
+# ``plot_regions`` writes a PNG, PDF or SVG.
+fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.6), layout="constrained")
+plot_regions(result, ax=left, points=plane.points_2d(), point_labels=["0", "1", "2"],
+             axes_labels=("plane u1", "plane u2"), title="Regions", legend=False)
+plot_regions(result, ax=right, shade="distance", points=plane.points_2d(), point_labels=["0", "1", "2"],
+             axes_labels=("plane u1", "plane u2"), title="Distance to the decision boundary", legend=False)
 plt.show()

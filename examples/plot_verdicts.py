@@ -10,8 +10,8 @@ with regions. So exact answers about the network on a domain are read off the re
 * :func:`~exactregions.lipschitz`: the exact local Lipschitz constant, next to the global bound
   from the weights' norms;
 * :func:`~exactregions.robust`: is the class the top output everywhere in the domain? The
-  verdict is "robust" (with the exact smallest margin), "not robust" (with a checked
-  counterexample) or "unknown" when the count did not finish: never a guess.
+  verdict is "robust" (with the smallest margin, or a proven lower bound on it), "not robust"
+  (with a checked counterexample) or "unknown" when the count did not finish: never a guess.
 """
 
 # %%
@@ -72,8 +72,11 @@ verdicts = []
 for radius in (0.25, 0.5, 1.0, 1.5):
     v = robust(net, Ball(x, radius), label=0)
     verdicts.append((radius, v.verdict, v.min_margin))
-    extra = (f"smallest margin {v.min_margin:.4f}" if v.verdict == "robust" else
-             f"counterexample of class {v.counterexample_class}" if v.verdict == "not robust" else v.note)
+    if v.verdict == "robust":  # the exact smallest margin, or a proven lower bound on it
+        extra = (f"smallest margin {v.min_margin:.4f}" if v.min_margin is not None else
+                 f"smallest margin at least {v.margin_lower_bound:.4f} (proven)")
+    else:
+        extra = f"counterexample of class {v.counterexample_class}" if v.verdict == "not robust" else v.note
     print(f"r = {radius:<5} {v.verdict:<11} {extra}")
 
 search = robust(net, Ball(x, 1.5), label=0, radius_search=True)
@@ -83,7 +86,8 @@ print(f"exact minimal adversarial radius: {search.radius:.5f}")
 # The counterexample lies inside the ball and is of another class, checked by a forward pass:
 v = robust(net, Ball(x, 1.5), label=0)
 cx = np.array(v.counterexample)
-print(f"|cx - x| = {np.linalg.norm(cx - x):.4f} < 1.5; predicted class {int(np.argmax(net.forward(cx)))}")
+d = float(np.linalg.norm(cx - x))
+print(f"|cx - x| = {d:.6f}, inside the open ball: {d < 1.5}; predicted class {int(np.argmax(net.forward(cx)))}")
 
 # %%
 # Along the line from ``x`` to the counterexample, the margin ``F_0 - max_j F_j`` crosses zero

@@ -12,14 +12,22 @@ boundary (closed form), and, at a few checkpoints, the exact count and the local
 around training points. After training: exact counts in balls around training, held-out and
 random points (uniform in the training data's bounding box); medians with bootstrap 95%
 confidence intervals pooled over the seeds, Mann-Whitney U tests (scipy) per seed, with the
-number of points behind each figure, and each verdict set beside the previous report's. Writes
-CSVs (a ``seed`` column), PNGs and REPORT.md under data/experiments/.
+number of points behind each figure. Writes CSVs (a ``seed`` column), PNGs and REPORT.md under
+data/experiments/.
 
 ``digits784`` is digits upsampled to 28x28 (bilinear, torch) and divided by 16, the stand-in for
 784-D images; its radii are digits' scaled by 3.5 (the ratio of the images' L2 norms, 28/8).
 
 The exact counts are one :func:`exactregions.sweep` per checkpoint set (the counts over training,
-the counts by point kind): rows of one table, with the local bounds as columns.
+the counts by point kind): rows of one table, with the local bounds as columns. The figures are
+:func:`exactregions.plot_sweep`'s, drawn from those tables (and from the boundary distances, in
+the same layout), pooled over the seeds:
+
+* ``NAME_boundary_distance.png``: claim 1, the distance from training, held-out and random points
+  to their region's boundary over training (median and interquartile band);
+* ``NAME_counts_over_epochs.png``: the exact counts in balls around training points over training;
+* ``NAME.png``: claim 2, the exact counts around each kind of point in the final network (box
+  plots); a count that hit the time limit is a hollow triangle, a lower bound.
 
 Usage: python scripts/experiments.py [--quick] [--seeds 3] [--points 60] [--workers 1] [--out data/experiments]
 """
@@ -28,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import time
 from pathlib import Path
@@ -42,7 +51,7 @@ from scipy.stats import mannwhitneyu  # noqa: E402
 from sklearn import datasets  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from exactregions import sweep  # noqa: E402
+from exactregions import plot_sweep, sweep  # noqa: E402
 from exactregions.io.torch import from_torch  # noqa: E402
 
 # name: (loader, hidden widths, epochs, radii, checkpoints with counts)
@@ -120,12 +129,15 @@ def count_fields(row) -> dict:
 
 
 def write_csv(path, rows):
+    """Write ``rows`` (dicts) as a CSV file, atomically (a temporary file renamed over it)."""
     if not rows:
         return
-    with open(path, "w", newline="") as f:
+    tmp = Path(f"{path}.tmp")
+    with open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+    os.replace(tmp, path)
 
 
 def run_dataset(name, n_points: int, time_limit: float, quick: bool, seed: int = 0, workers: int = 1):
@@ -149,29 +161,25 @@ def run_dataset(name, n_points: int, time_limit: float, quick: bool, seed: int =
             for i, v in enumerate(net.boundary_distance(P)):
                 dist_rows.append({"seed": seed, "epoch": e, "kind": kind, "point": i, "boundary_distance": float(v)})
     count_epochs = sorted(set(np.linspace(0, epochs, COUNT_EPOCHS).round().astype(int).tolist()))
-    df = count_rows({f"epoch{e}": nets[e] for e in count_epochs}, pts["train"][: n_points // 2], radii, time_limit,
-                    workers)
+    over_epochs = count_rows({f"epoch{e}": nets[e] for e in count_epochs}, pts["train"][: n_points // 2], radii,
+                             time_limit, workers)
     epoch_rows = [{"seed": seed, "epoch": int(r.step), "radius": float(r.radius), "point": int(r.point),
                    **count_fields(r)}
-                  for r in df.sort_values(["step", "radius", "point"], kind="stable").itertuples()]
+                  for r in over_epochs.sort_values(["step", "radius", "point"], kind="stable").itertuples()]
     # claim 2: final network, train vs test vs random points
     kinds = list(pts)
     first = dict(zip(kinds, np.cumsum([0] + [len(pts[k]) for k in kinds[:-1]]).tolist()))
-    df = count_rows({"final": nets[-1]}, np.vstack([pts[k] for k in kinds]), radii, time_limit, workers,
-                    groups=[k for k in kinds for _ in pts[k]])
-    df["rank"] = df.group.map(kinds.index)
+    by_kind = count_rows({"final": nets[-1]}, np.vstack([pts[k] for k in kinds]), radii, time_limit, workers,
+                         groups=[k for k in kinds for _ in pts[k]])
+    ranked = by_kind.assign(rank=by_kind.group.map(kinds.index))
     point_rows = [{"seed": seed, "kind": str(r.group), "radius": float(r.radius),
                    "point": int(r.point) - first[r.group], **count_fields(r)}
-                  for r in df.sort_values(["rank", "radius", "point"], kind="stable").itertuples()]
+                  for r in ranked.sort_values(["rank", "radius", "point"], kind="stable").itertuples()]
     summary = summarise(name, Xtr.shape[1], widths, epochs, accs, dist_rows, epoch_rows, point_rows, radii,
                         count_epochs, time.perf_counter() - t0)
     summary["seed"] = seed
-    return summary, dist_rows, epoch_rows, point_rows
-
-
-def _median(rows, **match):
-    v = [r for r in rows if all(r[k] == x for k, x in match.items())]
-    return v
+    tables = {"over_epochs": over_epochs.assign(seed=seed), "by_kind": by_kind.assign(seed=seed)}
+    return summary, dist_rows, epoch_rows, point_rows, tables
 
 
 def summarise(name, d, widths, epochs, accs, dist_rows, epoch_rows, point_rows, radii, count_epochs, secs):
@@ -205,36 +213,36 @@ def summarise(name, d, widths, epochs, accs, dist_rows, epoch_rows, point_rows, 
     return s
 
 
-def figures(name, out, dist_rows, point_rows, radii):
-    import matplotlib
+def _save(pic, path: Path):
+    """Write a :func:`exactregions.plot_sweep` figure relabelled here, through a temporary file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    pic.figure.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    os.replace(tmp, path)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    epochs = sorted({r["epoch"] for r in dist_rows})
-    for kind, col in (("train", "C0"), ("test", "C1"), ("random", "C2")):
-        q = np.array([np.percentile([r["boundary_distance"] for r in dist_rows if r["kind"] == kind and r["epoch"] == e],
-                                    [25, 50, 75]) for e in epochs])
-        axes[0].plot(epochs, q[:, 1], color=col, label=f"{kind} (median, IQR)")
-        axes[0].fill_between(epochs, q[:, 0], q[:, 2], color=col, alpha=0.2)
-    axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("distance to nearest region boundary")
-    axes[0].set_yscale("log")
-    axes[0].set_title(f"{name}: claim 1, boundary distance during training")
-    axes[0].legend()
-    data, labels = [], []
-    for r in radii:
-        for kind in ("train", "test", "random"):
-            data.append([x["exact"] for x in point_rows if x["kind"] == kind and x["radius"] == r])
-            labels.append(f"{kind}\nr={r}")
-    axes[1].boxplot(data, tick_labels=labels)
-    axes[1].set_yscale("log")
-    axes[1].set_ylabel("exact activation regions in the ball")
-    axes[1].set_title(f"{name}: claim 2, regions around points (final net)")
-    fig.tight_layout()
-    fig.savefig(out / f"{name}.png", dpi=110)
-    plt.close(fig)
+def figures(name, out: Path, dist_rows, over_epochs, by_kind, seeds):
+    """The data set's figures, drawn by :func:`exactregions.plot_sweep` and pooled over the seeds:
+    ``over_epochs`` and ``by_kind`` are the sweep tables of the counts over training and by point
+    kind (every seed's rows), ``dist_rows`` the boundary distances (put in a sweep table's layout:
+    ``step`` the epoch, ``group`` the kind of point). The training axis is relabelled "epoch" (the
+    checkpoints' steps are epochs), and the distance's one panel is retitled (it has no radius)."""
+    import pandas as pd
+
+    pooled = f"{seeds} seed{'s' * (seeds != 1)} pooled"
+    distances = pd.DataFrame(dist_rows).rename(columns={"epoch": "step", "kind": "group"})
+    pic = plot_sweep(distances.assign(radius=0.0, complete=True), y="boundary_distance", logy=True,
+                     title=f"{name}: claim 1, distance from each point to its region's boundary ({pooled})")
+    pic.axes[0].set_title("training, held-out and random points", fontsize="medium")
+    pic.axes[0].set_ylabel("distance to the nearest region boundary")
+    pic.axes[0].set_xlabel("epoch")
+    _save(pic, out / f"{name}_boundary_distance.png")
+    pic = plot_sweep(over_epochs.assign(group="training points"),
+                     title=f"{name}: exact regions in balls around training points over training ({pooled})")
+    for ax in pic.axes:
+        ax.set_xlabel("epoch")
+    _save(pic, out / f"{name}_counts_over_epochs.png")
+    plot_sweep(by_kind, out / f"{name}.png", kind="groups", dpi=110,
+               title=f"{name}: claim 2, exact regions in balls around each kind of point, final network ({pooled})")
 
 
 def bootstrap_ci(values, n_boot=2000, level=0.95):
@@ -243,27 +251,6 @@ def bootstrap_ci(values, n_boot=2000, level=0.95):
     rng = np.random.default_rng(0)
     meds = np.median(v[rng.integers(0, v.size, size=(n_boot, v.size))], axis=1)
     return tuple(np.quantile(meds, [(1 - level) / 2, (1 + level) / 2]))
-
-
-def previous_verdicts(path: Path) -> dict:
-    """The verdicts of the report this run replaces: {name: {"claim1": str, radius: str}}."""
-    import re
-
-    if not path.exists():
-        return {}
-    out, name = {}, None
-    for line in path.read_text().splitlines():
-        m = re.match(r"## (\w+) \(", line)
-        if m:
-            name = m.group(1)
-            out[name] = {}
-        elif name and line.startswith("**Claim 1"):
-            out[name]["claim1"] = "does not hold" if "does not hold" in line.split(":**")[1][:20] else "holds"
-        elif name and line.startswith("Verdict:"):
-            for part in line[len("Verdict:"):].strip(" .").split(";"):
-                r, _, v = part.strip().partition(": ")
-                out[name][r.removeprefix("r=")] = "does not hold" if v.startswith("does not hold") else "holds"
-    return out
 
 
 def lower_bound_note(epoch_rows) -> str:
@@ -279,29 +266,10 @@ def lower_bound_note(epoch_rows) -> str:
             + "; ".join(f"epoch {e}, r={r}: {n} of {total[e, r]}" for (e, r), n in sorted(short.items())) + ".")
 
 
-def annotate(out: Path):
-    """Add :func:`lower_bound_note` to a report written before it existed, from the CSVs."""
-    lines = (out / "REPORT.md").read_text().splitlines()
-    name = None
-    for k, line in enumerate(lines):
-        if line.startswith("## "):
-            name = line[3:].split(" ")[0]
-        elif line.startswith("Exact regions in balls around training points") and "LOWER BOUNDS" not in line:
-            with open(out / f"{name}_counts_over_epochs.csv") as f:
-                lines[k] = line + lower_bound_note(list(csv.DictReader(f)))
-    tmp = out / "REPORT.md.tmp"
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(out / "REPORT.md")
-
-
-def _tally(flags, before):
+def _tally(flags):
     k, n = sum(flags), len(flags)
     word = "holds" if k == n else "does not hold" if k == 0 else "mixed"
-    text = f"{word} ({k} of {n} seeds)"
-    if before is not None:
-        now = {"holds": "holds", "does not hold": "does not hold"}.get(word)
-        text += f"; previous report: {before}" + ("" if now == before else " (VERDICT CHANGED)")
-    return text
+    return f"{word} ({k} of {n} seeds)"
 
 
 def _fmt(v, ci):
@@ -311,7 +279,6 @@ def _fmt(v, ci):
 def report(per_set, out: Path, n_points):
     """``per_set``: {name: (per-seed summaries, pooled dist rows, pooled point rows, pooled epoch
     rows)}."""
-    before = previous_verdicts(out / "REPORT.md")
     L = ["# Local complexity claims, tested with exact counts", "",
          "Generated by `scripts/experiments.py`. Claims from Zhu, Lin & Tang (arXiv:2007.06803): (1) during "
          "training, region boundaries move away from the training points; (2) balls centred at training points "
@@ -320,11 +287,9 @@ def report(per_set, out: Path, n_points):
          "(initialisation and batch order; the points are the same for every seed). Medians are pooled over the "
          "seeds with 95% bootstrap confidence intervals; one-sided Mann-Whitney U tests per seed, p < 0.05 "
          "called significant; a verdict holds in a seed when the median moves the claimed way and p < 0.05. "
-         "Random points are uniform in the training data's bounding box. Each verdict is set beside the "
-         "previous report's (one seed, 30 points of each kind).", ""]
+         "Random points are uniform in the training data's bounding box.", ""]
     for name, (ss, dist_rows, point_rows, epoch_rows) in per_set.items():
         s0, e = ss[0], ss[0]["epochs"]
-        prev = before.get(name, {})
         secs = sum(s["seconds"] for s in ss)
         accs = ", ".join(f"{s['acc0']:.2f} -> {s['acc']:.2f}" for s in ss)
         L += [f"## {name} ({s0['d']}-D, hidden {s0['widths']}, {e} epochs, {len(ss)} seeds, train accuracy "
@@ -333,7 +298,7 @@ def report(per_set, out: Path, n_points):
                   and s["claim1"]["p_train_grows"] < 0.05 for s in ss]
         pooled = {(k, ep): [r["boundary_distance"] for r in dist_rows if r["kind"] == k and r["epoch"] == ep]
                   for k in ("train", "test", "random") for ep in (0, e)}
-        L += ["**Claim 1 (boundaries move away from training points):** " + _tally(flags1, prev.get("claim1"))
+        L += ["**Claim 1 (boundaries move away from training points):** " + _tally(flags1)
               + ". Median distance from the training points to their region boundary, pooled over seeds: "
               f"{_fmt(np.median(pooled['train', 0]), bootstrap_ci(pooled['train', 0]))} at epoch 0, "
               f"{_fmt(np.median(pooled['train', e]), bootstrap_ci(pooled['train', e]))} at epoch {e}; held-out "
@@ -345,6 +310,8 @@ def report(per_set, out: Path, n_points):
               f"{s0['n_epoch_count_points']} points): " + "; ".join(
                   f"epoch {ep}, r={r}: {np.median([s['counts_over_epochs'][ep, r] for s in ss]):g}"
                   for (ep, r) in s0["counts_over_epochs"]) + "." + lower_bound_note(epoch_rows), "",
+              f"![{name}: claim 1]({name}_boundary_distance.png)", "",
+              f"![{name}: counts over training]({name}_counts_over_epochs.png)", "",
               "**Claim 2 (more regions around training points than arbitrary points):**", "",
               "| radius | median train [95% CI] | median test [95% CI] | median random [95% CI] | n each | "
               "p (train > random) per seed | p (train vs test) per seed | median local_lp train / random |",
@@ -362,7 +329,7 @@ def report(per_set, out: Path, n_points):
                      + f"{np.median([c['median_local_lp']['train'] for c in cs]):g} / "
                        f"{np.median([c['median_local_lp']['random'] for c in cs]):g} |")
             flags = [c["median"]["train"] > c["median"]["random"] and c["p_train_gt_random"] < 0.05 for c in cs]
-            verdicts.append(f"r={r}: " + _tally(flags, prev.get(str(r))))
+            verdicts.append(f"r={r}: " + _tally(flags))
             incomplete = sum(c["incomplete"] for c in cs)
             if incomplete:
                 verdicts[-1] += f" ({incomplete} counts hit the time limit: lower bounds)"
@@ -381,22 +348,20 @@ def main():
     ap.add_argument("--time-limit", type=float, default=20.0, help="per exact count (then a lower bound)")
     ap.add_argument("--quick", action="store_true", help="few epochs, for a smoke run")
     ap.add_argument("--workers", type=int, default=1, help="processes counting in parallel (the same counts)")
-    ap.add_argument("--annotate", action="store_true",
-                    help="only mark the lower bounds among the counts over training in an existing report")
     args = ap.parse_args()
     out = Path(args.out)
-    if args.annotate:
-        annotate(out)
-        return
     out.mkdir(parents=True, exist_ok=True)
     per_set = {}
+    import pandas as pd
+
     for name in args.sets.split(","):
-        ss, rows = [], ([], [], [])
+        ss, rows, tables = [], ([], [], []), []
         for seed in range(args.seeds):
             print(f"{name}, seed {seed}: training and counting ...", file=sys.stderr)
-            summary, *new = run_dataset(name, min(args.points, POINTS_CAP.get(name, args.points)), args.time_limit,
-                                        args.quick, seed, args.workers)
+            summary, *new, seed_tables = run_dataset(name, min(args.points, POINTS_CAP.get(name, args.points)),
+                                                     args.time_limit, args.quick, seed, args.workers)
             ss.append(summary)
+            tables.append(seed_tables)
             for acc, part in zip(rows, new):
                 acc.extend(part)
             print(f"{name}, seed {seed}: done in {summary['seconds']:.0f} s", file=sys.stderr)
@@ -404,7 +369,8 @@ def main():
         write_csv(out / f"{name}_boundary_distance.csv", dist_rows)
         write_csv(out / f"{name}_counts_over_epochs.csv", epoch_rows)
         write_csv(out / f"{name}_counts_by_point_kind.csv", point_rows)
-        figures(name, out, dist_rows, point_rows, ss[0]["claim2"].keys())
+        figures(name, out, dist_rows, pd.concat([t["over_epochs"] for t in tables], ignore_index=True),
+                pd.concat([t["by_kind"] for t in tables], ignore_index=True), len(ss))
         per_set[name] = (ss, dist_rows, point_rows, epoch_rows)
     report(per_set, out, args.points)
     print(f"wrote {out / 'REPORT.md'}")
