@@ -411,23 +411,31 @@ def lipschitz(net, domain, *, norm=2, output: int | None = None, classes=None, i
 class Robustness:
     """A robustness verdict for ``label`` over the open domain.
 
-    verdict: "robust" (``label`` is the strict top output everywhere in the domain), "not robust"
+    Attributes
+    ----------
+    verdict : str
+        "robust" (``label`` is the strict top output everywhere in the domain), "not robust"
         (``counterexample`` is a point of the open domain whose plain forward pass ranks
-        ``counterexample_class`` above ``label``) or "unknown" (the count did not finish, or the
-        smallest margin is exactly 0: a tie on the domain's boundary).
-    min_margin: ``F_label - max_{j != label} F_j`` minimised over the domain (exact; None unless
-        the search finished without a counterexample stopping it early, and None for a verdict
-        decided by bounds with ``exact_margin=False``), attained at ``argmin``.
-    radius: with a radius search, the exact minimal adversarial radius (the distance from the
-        centre to the nearest point where another class ties or wins), None if it is at least the
+        ``counterexample_class`` above ``label``) or "unknown" (the search did not finish, or the
+        smallest margin is exactly 0: a tie on the domain's boundary). Never a guess.
+    min_margin : float or None
+        ``F_label - max_{j != label} F_j`` minimised over the domain (exact; None unless the
+        search finished without a counterexample stopping it early, and None for a verdict
+        decided by bounds, the default ``exact_margin=False``), attained at ``argmin``.
+    radius : float or None
+        With a radius search, the exact minimal adversarial radius (the distance from the centre
+        to the nearest point where another class ties or wins), None if it is at least the
         ball's radius.
-    margin_lower_bound: a PROVEN lower bound on the smallest margin (a robust verdict decided by
-        bounds: sound linear relaxations and exact per-region programmes); equal to
-        ``min_margin`` when that is exact, None when the verdict is not "robust".
-    decided_by: "counterexample search" (projected gradient steps, the point checked by a
-        forward pass), "bounds" (the branch and bound of :mod:`exactregions.relax`) or
-        "regions" (every region of the domain enumerated).
-    nodes: the pieces the bound-based search bounded.
+    margin_lower_bound : float or None
+        A PROVEN lower bound on the smallest margin (a robust verdict decided by bounds: sound
+        linear relaxations and exact per-region programmes); equal to ``min_margin`` when that is
+        exact, None when the verdict is not "robust".
+    decided_by : str
+        "counterexample search" (projected gradient steps, the point checked by a forward pass),
+        "bounds" (the branch and bound of :mod:`exactregions.relax`) or "regions" (every region
+        of the domain enumerated).
+    nodes : int
+        The pieces the bound-based search bounded.
     """
 
     verdict: str
