@@ -30,6 +30,12 @@ verdict a verifier gives), which reports a PROVEN lower bound on the margin
 (``exact_margin=True``: the verdict from bounds, then the minimum over the regions), the minimal
 adversarial radius and the output ranges.
 
+``time_limit`` is one :class:`~exactregions.deadline.Deadline` for the whole answer: the bound
+search, the count and the per-region programmes after it (each checked before it starts and
+given the time left as Clarabel's own limit). Where it stops the programmes, the answer is incomplete in the same way:
+the values are those of the programmes solved (and of the regions' own points), bounds as above;
+a verdict is "unknown" unless a counterexample was already found.
+
 The decision boundary in any dimension (:func:`decision_regions`; in 2-D the planar engine also
 gives its segments and length): class ``k`` has a full-dimensional cell in a region iff the
 largest ``t`` with ``F_k - F_j >= t`` for every rival ``j`` on the closure of region ∩ domain is
@@ -45,6 +51,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .deadline import Deadline, TimeLimitReached
 from .domains import Ball, Box, Domain, check_dimension
 from .engines import count_regions
 from .network import as_network, dense
@@ -105,6 +112,13 @@ def _check_domain(domain):
                          "whole space")
 
 
+def _deadline(count_kwargs) -> Deadline:
+    """The answer's deadline, made from ``count_kwargs["time_limit"]`` (seconds or a deadline)
+    and put back there, so that the count keeps the same one."""
+    deadline = count_kwargs["time_limit"] = Deadline.of(count_kwargs.get("time_limit"))
+    return deadline
+
+
 def _regions(net, domain, input_shape, count_kwargs):
     """The BFS's regions of the problem as it is solved: the reduced one where the exact reduction
     applies (:mod:`exactregions.reduction`: every programme then has the reduced dimension, 21
@@ -142,6 +156,8 @@ def output_range(net, domain, *, input_shape=None, bounds: bool = True, **count_
     **count_kwargs
         ``time_limit``, ``progress``, ``reduce``, ``tol``; with the region count also
         ``max_regions`` and the other arguments of :func:`~exactregions.engines.count_regions`.
+        ``time_limit`` covers the search, the count and the programmes (module docstring):
+        stopped, ``complete`` is False and each max is a lower bound, each min an upper bound.
 
     Returns
     -------
@@ -158,28 +174,30 @@ def output_range(net, domain, *, input_shape=None, bounds: bool = True, **count_
     True
     """
     t0 = time.perf_counter()
+    deadline = _deadline(count_kwargs)
     if bounds and _searchable(domain, count_kwargs):  # bounds first: regions only where they cannot decide
         full = as_network(net, input_shape)
         check_dimension(domain, full.input_dim)
         fast = _range_by_bounds(full, domain, t0, count_kwargs)
         if fast is not None:
             return fast
-        if count_kwargs.get("time_limit") is not None:
-            count_kwargs["time_limit"] = max(count_kwargs["time_limit"] - (time.perf_counter() - t0), 0.0)
     net, domain, res, lift = _regions(net, domain, input_shape, count_kwargs)
     rows = _domain_rows(domain)
-    outputs, solved = [], 0
+    outputs, solved, complete = [], 0, res.complete
     for k in range(net.output_dim):
         entry = {}
         for sign, key in ((1.0, "max"), (-1.0, "min")):
-            value, point, n = _best_over_regions(net, res, domain, rows, k, sign)
+            value, point, n, done = _best_over_regions(net, res, domain, rows, k, sign, deadline)
             solved += n
+            complete &= done
             entry[key] = sign * value
             entry["arg" + key] = None if point is None else lift(point).tolist()
         outputs.append({"min": entry["min"], "max": entry["max"], "argmin": entry["argmin"],
                         "argmax": entry["argmax"]})
-    return OutputRange(outputs, res.complete, res.activation_regions, solved, time.perf_counter() - t0,
-                       res.stats)
+    stats = dict(res.stats)
+    if res.complete and not complete:
+        stats["programmes_stopped"] = "time_limit"
+    return OutputRange(outputs, complete, res.activation_regions, solved, time.perf_counter() - t0, stats)
 
 
 def _domain_rows(domain):
@@ -190,21 +208,28 @@ def _domain_rows(domain):
     return domain.rows()
 
 
-def _best_over_regions(net, res, domain, rows, k, sign):
-    """max of ``sign * F_k`` over the domain: (value, point, programmes solved)."""
+def _best_over_regions(net, res, domain, rows, k, sign, deadline=None):
+    """max of ``sign * F_k`` over the domain: (value, point, programmes solved, whether the
+    search finished). It starts from the best value at the regions' own points (points of the
+    open domain: a value attained, so a lower bound however early the deadline stops it)."""
     regs = res.regions
     w = np.array([sign * r.affine[0][k] for r in regs])
     b = np.array([sign * r.affine[1][k] for r in regs])
     bound = domain.support(w) + b
-    best, arg, solved = -np.inf, None, 0
+    at_points = np.einsum("ij,ij->i", w, np.array([r.point for r in regs])) + b
+    start = int(np.argmax(at_points))
+    best, arg, solved = float(at_points[start]), regs[start].point, 0
     for i in np.argsort(-bound, kind="stable"):
         if bound[i] <= best:
             break  # no later region can do better
-        value, x = _maximise_on_region(net, regs[i].pattern, w[i], b[i], domain, rows)
+        try:
+            value, x = _maximise_on_region(net, regs[i].pattern, w[i], b[i], domain, rows, deadline)
+        except TimeLimitReached:
+            return best, arg, solved, False
         solved += 1
         if value > best:
             best, arg = value, x
-    return best, arg, solved
+    return best, arg, solved, True
 
 
 def _region_rows(net, pattern, rows):
@@ -231,20 +256,23 @@ def _region_programme(net, pattern, domain, rows):
     return G, h, cones
 
 
-def _maximise_on_region(net, pattern, w, b, domain, rows):
-    """max of ``w x + b`` over the closure of region ∩ domain (Clarabel): (value, point)."""
+def _maximise_on_region(net, pattern, w, b, domain, rows, deadline=None):
+    """max of ``w x + b`` over the closure of region ∩ domain (Clarabel): (value, point). Past
+    ``deadline``: :class:`~exactregions.deadline.TimeLimitReached`."""
     G, h, cones = _region_programme(net, pattern, domain, rows)
-    x = _cone_programme(-w, G, h, cones, "the maximum of an output over a region")
+    x = _cone_programme(-w, G, h, cones, "the maximum of an output over a region", deadline)
     if isinstance(x, str):  # a nonempty region (it has a point) can only be unbounded
         return np.inf, None
     return float(w @ x + b), x
 
 
-def _cone_programme(cost, A, b, cones, what):
+def _cone_programme(cost, A, b, cones, what, deadline=None):
     """``min cost.x`` subject to ``b - A x`` in ``cones``, by Clarabel: the solution, or
     "infeasible" / "unbounded". Its gap and feasibility tolerances are :data:`CONE_TOLS`, the next
     one tried when it ends "almost solved" (short of the tolerance asked); any other status, or
-    "almost solved" at the last one, raises :class:`~exactregions.oracle.SolverError`."""
+    "almost solved" at the last one, raises :class:`~exactregions.oracle.SolverError`. With a
+    ``deadline``: checked before each solve and given to Clarabel as its time limit; a solve it
+    stops raises :class:`~exactregions.deadline.TimeLimitReached` (never an answer)."""
     import clarabel
     from scipy import sparse
 
@@ -254,8 +282,13 @@ def _cone_programme(cost, A, b, cones, what):
         settings = clarabel.DefaultSettings()
         settings.verbose = False
         settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = tol
+        if deadline:
+            deadline.check()
+            settings.time_limit = max(deadline.remaining(), 1e-3)
         sol = clarabel.DefaultSolver(P, cost, A, b, cones, settings).solve()
         status = str(sol.status)
+        if deadline is not None and status == "MaxTime":
+            raise TimeLimitReached(f"time limit reached while deciding {what}")
         if status == "Solved":
             return np.asarray(sol.x)
         if status in ("PrimalInfeasible", "DualInfeasible"):
@@ -292,8 +325,11 @@ def decision_regions(net, domain, *, result=None, input_shape=None, **count_kwar
     """The regions the decision boundary of a classifier crosses (argmax of the outputs, or the
     sign of a single output) and the classes that meet (module docstring), from ``result`` (a
     count with affine maps: the BFS's) or from a BFS count made here. Exact up to
-    :data:`DECISION_TOL`; from an incomplete count, a lower bound (``complete`` False)."""
+    :data:`DECISION_TOL`; from an incomplete count, a lower bound (``complete`` False).
+    ``time_limit`` (in ``count_kwargs``; also with a ``result``) covers the count and the
+    programmes: stopped, the regions not yet examined are left uncrossed (``complete`` False)."""
     net = as_network(net, input_shape)
+    deadline = _deadline(count_kwargs)
     if result is None:
         _check_domain(domain)
         result = count_regions(net, domain, engine="bfs", keep_regions=True, **count_kwargs)
@@ -303,41 +339,61 @@ def decision_regions(net, domain, *, result=None, input_shape=None, **count_kwar
     single = net.output_dim == 1
     crossed = np.zeros(len(result.regions), bool)
     pairs, solved = {}, 0
+    try:
+        solved = _decide_crossings(net, result, domain, rows, single, crossed, pairs, deadline)
+        complete = result.complete
+    except TimeLimitReached as stop:
+        solved, complete = stop.args[1], False
+    return DecisionRegions(crossed, pairs, complete, solved)
+
+
+def _decide_crossings(net, result, domain, rows, single, crossed, pairs, deadline):
+    """:func:`decision_regions`' programmes, region by region, filling ``crossed`` and ``pairs``;
+    the programmes solved. A region is recorded only once all its programmes are solved: past
+    the deadline, :class:`~exactregions.deadline.TimeLimitReached` with the programmes solved
+    as its second argument."""
+    solved = 0
     for i, reg in enumerate(result.regions):
         M, m = reg.affine
         if single:  # classes 0 (F < 0) and 1 (F > 0)
             M, m = np.vstack([np.zeros_like(M), M]), np.concatenate([[0.0], m])
         n_cls = M.shape[0]
         own = int(np.argmax(M @ reg.point + m))  # the class at the region's point is present
-        present = [own]
-        for k in range(n_cls):
-            if k == own:
+        present, met = [own], []
+        try:
+            for k in range(n_cls):
+                if k == own:
+                    continue
+                W, B = np.delete(M[k] - M, k, axis=0), np.delete(m[k] - m, k)
+                if np.any(domain.support(W) + B <= 0):  # a rival wins on the whole domain
+                    continue
+                slack = _max_slack(net, reg.pattern, W, B, domain, rows, deadline=deadline)
+                solved += 1
+                if slack > DECISION_TOL:
+                    present.append(k)
+            if len(present) < 2:
                 continue
-            W, B = np.delete(M[k] - M, k, axis=0), np.delete(m[k] - m, k)
-            if np.any(domain.support(W) + B <= 0):  # a rival wins on the whole domain
-                continue
-            solved += 1
-            if _max_slack(net, reg.pattern, W, B, domain, rows) > DECISION_TOL:
-                present.append(k)
-        if len(present) < 2:
-            continue
+            present.sort()
+            for a in range(len(present)):
+                for b in range(a + 1, len(present)):
+                    k, j = present[a], present[b]
+                    meet = len(present) == 2
+                    if not meet:
+                        others = [o for o in range(n_cls) if o not in (k, j)]
+                        meet = _max_slack(net, reg.pattern, M[k] - M[others], m[k] - m[others], domain, rows,
+                                          tie=(M[k] - M[j], m[k] - m[j]), deadline=deadline) > DECISION_TOL
+                        solved += 1
+                    if meet:
+                        met.append((k, j))
+        except TimeLimitReached as e:
+            raise TimeLimitReached(str(e), solved) from None
         crossed[i] = True
-        present.sort()
-        for a in range(len(present)):
-            for b in range(a + 1, len(present)):
-                k, j = present[a], present[b]
-                meet = len(present) == 2
-                if not meet:
-                    others = [o for o in range(n_cls) if o not in (k, j)]
-                    solved += 1
-                    meet = _max_slack(net, reg.pattern, M[k] - M[others], m[k] - m[others], domain, rows,
-                                      tie=(M[k] - M[j], m[k] - m[j])) > DECISION_TOL
-                if meet:
-                    pairs[(k, j)] = pairs.get((k, j), 0) + 1
-    return DecisionRegions(crossed, pairs, result.complete, solved)
+        for key in met:
+            pairs[key] = pairs.get(key, 0) + 1
+    return solved
 
 
-def _max_slack(net, pattern, W, B, domain, rows, tie=None):
+def _max_slack(net, pattern, W, B, domain, rows, tie=None, deadline=None):
     """The largest ``t <= 1`` with ``W x + B >= t`` on the closure of region ∩ domain; with
     ``tie = (w, b)`` also ``w x + b = 0`` and the region's and domain's constraints kept with
     slack ``t`` (a relative-interior point of the tie). -inf when there is none."""
@@ -359,7 +415,7 @@ def _max_slack(net, pattern, W, B, domain, rows, tie=None):
         rhs += [[domain.radius], -domain.center]
         cones.append(clarabel.SecondOrderConeT(d + 1))
     z = _cone_programme(-np.eye(1, d + 1, d)[0], np.vstack(blocks), np.concatenate([np.ravel(r) for r in rhs]),
-                        cones, "the slack of a class in a region")
+                        cones, "the slack of a class in a region", deadline)
     return -np.inf if isinstance(z, str) else float(z[d])
 
 
@@ -391,6 +447,7 @@ def lipschitz(net, domain, *, norm=2, output: int | None = None, classes=None, i
         if not 0 <= int(j) < out_dim:
             raise ValueError(f"output {j} does not exist: the network has {out_dim} outputs")
     q = _dual_order(norm)
+    _deadline(count_kwargs)
     res = count_regions(net, domain, engine="bfs", keep_regions=True, **count_kwargs)
 
     def row(M):
@@ -526,9 +583,12 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
         False: skip the bound-based search (every region is enumerated).
     input_shape : tuple, optional
     **count_kwargs
-        ``time_limit`` (kept by both searches: the answer is then "unknown"), ``progress``,
-        ``reduce``, ``tol``; any other argument of the region count (``max_regions``) asks for
-        the region search.
+        ``time_limit``, ``progress``, ``reduce``, ``tol``; any other argument of the region
+        count (``max_regions``) asks for the region search. ``time_limit`` covers the bounds,
+        the count and every programme after it: a count it stops gives "unknown"; margin
+        programmes it stops give "not robust" if a counterexample was already found, else
+        "unknown"; a radius search it stops leaves ``radius`` None and says so in ``note``
+        (``complete`` False).
 
     Returns
     -------
@@ -546,6 +606,7 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
     ('robust', 'lower bound', True)
     """
     t0 = time.perf_counter()
+    deadline = _deadline(count_kwargs)
     if not isinstance(domain, Domain) or not (isinstance(domain, (Box, Ball)) or domain.bounded):  # (boxes and
         raise ValueError("a robustness verdict needs a ball, a box or a bounded polytope")  # balls: no 2d supports)
     full = as_network(net, input_shape)  # the network as given; ``net`` below is the one solved
@@ -563,8 +624,6 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
         if fast is not None and not (exact_margin and fast.verdict == "robust" and fast.min_margin is None):
             return fast
         proven = fast
-        if count_kwargs.get("time_limit") is not None:
-            count_kwargs["time_limit"] = max(count_kwargs["time_limit"] - (time.perf_counter() - t0), 0.0)
 
     def wrong_class(region):
         M, m = region.affine
@@ -593,21 +652,37 @@ def robust(net, domain, *, label: int | None = None, radius_search: bool = False
                           programmes_solved=0, regions_pruned=0, seconds=time.perf_counter() - t0,
                           note=f"the region count stopped ({res.stop_reason}) before every region was checked",
                           **out)
-    value, point, where, solved, touched = _min_margin(net, res, domain, label)
-    radius = _adversarial_radius(net, res, domain, label) if radius_search else None
-    common = dict(programmes_solved=solved, regions_pruned=n - touched, seconds=0.0, radius=radius, **out)
-    common.update(min_margin=value, argmin=lift(point).tolist(), margin_lower_bound=value if value > 0 else None)
-    if value > 0:
-        rob = Robustness("robust", counterexample=None, counterexample_class=None, **common)
-    elif value < 0:
+    value, point, where, solved, touched, done = _min_margin(net, res, domain, label, deadline)
+    if not done and not value < 0:  # stopped before a counterexample or the whole minimum
+        return Robustness("unknown", min_margin=None, argmin=None, counterexample=None, counterexample_class=None,
+                          programmes_solved=solved, regions_pruned=0, seconds=time.perf_counter() - t0,
+                          note="the time limit stopped the margin programmes before every region was checked",
+                          **{**out, "complete": False})
+    radius, note = None, ""
+    if radius_search:
+        radius, found = _adversarial_radius(net, res, domain, label, deadline)
+        if not found:
+            out["complete"] = False
+            note = "the time limit stopped the radius search: the adversarial radius is not decided"
+    if not done:  # a counterexample, but not the smallest margin
+        out["complete"], value = False, None
+        note = "; ".join(x for x in (note, "the time limit stopped the margin programmes: the smallest margin is "
+                                           "not decided (the counterexample is checked)") if x)
+    common = dict(programmes_solved=solved, regions_pruned=n - touched, seconds=0.0, radius=radius, note=note, **out)
+    common.update(min_margin=value, argmin=lift(point).tolist() if done else None,
+                  margin_lower_bound=value if value is not None and value > 0 else None)
+    if value is None or value < 0:
         x = lift(_inside(net, res.regions[where[0]], point, label, where[1]))
         cls = int(np.argmax(full.forward(x)))
         if cls == label:  # pragma: no cover - the affine map and the forward pass disagree
             raise RuntimeError("a counterexample did not survive its forward-pass check")
         rob = Robustness("not robust", counterexample=x.tolist(), counterexample_class=cls, **common)
+    elif value > 0:
+        rob = Robustness("robust", counterexample=None, counterexample_class=None, **common)
     else:
-        rob = Robustness("unknown", counterexample=None, counterexample_class=None,
-                         note="the smallest margin is exactly 0: two classes tie on the domain's boundary", **common)
+        common["note"] = "; ".join(x for x in ("the smallest margin is exactly 0: two classes tie on the domain's "
+                                               "boundary", note) if x)
+        rob = Robustness("unknown", counterexample=None, counterexample_class=None, **common)
     rob.seconds = time.perf_counter() - t0
     return rob
 
@@ -619,9 +694,9 @@ def _margin_maps(region, label):
     return np.delete(w, label, axis=0), np.delete(b, label), np.delete(np.arange(M.shape[0]), label)
 
 
-def _min_margin(net, res, domain, label):
+def _min_margin(net, res, domain, label, deadline=None):
     """Exact smallest margin over the domain by branch and bound: (value, point, (region, class),
-    programmes solved, regions touched)."""
+    programmes solved, regions touched, whether it finished before ``deadline``)."""
     rows = _domain_rows(domain)
     cands = []
     for i, reg in enumerate(res.regions):
@@ -633,12 +708,15 @@ def _min_margin(net, res, domain, label):
     for lo, i, k, wk, bk in cands:
         if lo >= best:
             break
-        val, x = _maximise_on_region(net, res.regions[i].pattern, -wk, -bk, domain, rows)
+        try:
+            val, x = _maximise_on_region(net, res.regions[i].pattern, -wk, -bk, domain, rows, deadline)
+        except TimeLimitReached:
+            return best, arg, where, solved, len(touched), False
         solved += 1
         touched.add(i)
         if -val < best:
             best, arg, where = -val, x, (i, int(k))
-    return best, arg, where, solved, len(touched)
+    return best, arg, where, solved, len(touched), True
 
 
 def _inside(net, region, x_star, label, rival):
@@ -651,15 +729,16 @@ def _inside(net, region, x_star, label, rival):
     return x_star + min(lam, 0.5) * (region.point - x_star)
 
 
-def _adversarial_radius(net, res, domain, label):
+def _adversarial_radius(net, res, domain, label, deadline=None):
     """Smallest distance, in the ball's norm, from its centre to a point of a region where a rival
     class ties or wins (L2: exact distance QPs; L1 and L-inf: linear programmes), with branch and
     bound on the distance to the tie hyperplane (``|w c + b| / ||w||_q``, q the dual norm); None
-    when no such point lies inside the ball."""
+    when no such point lies inside the ball. Returns ``(radius, finished)``: ``(None, False)``
+    when ``deadline`` stopped the search."""
     from .oracle import Oracle
 
     c, r, p = domain.center, domain.radius, domain.norm
-    oracle = Oracle()
+    oracle = Oracle(deadline=deadline)
     keep = ~net.linear_mask()
     cands = []
     for i, reg in enumerate(res.regions):
@@ -681,15 +760,18 @@ def _adversarial_radius(net, res, domain, label):
         nz = np.linalg.norm(G, axis=1) > 0
         if np.any(~nz & (h < 0)):
             continue  # a constant row that cannot hold: empty
-        if p == 2:
-            dist, _ = oracle.nearest_point(G[nz], h[nz], c, what="the distance from the centre to a class change")
-        else:
-            dist = _polyhedral_distance(G[nz], h[nz], c, p)
+        try:
+            if p == 2:
+                dist, _ = oracle.nearest_point(G[nz], h[nz], c, what="the distance from the centre to a class change")
+            else:
+                dist = _polyhedral_distance(G[nz], h[nz], c, p, deadline)
+        except TimeLimitReached:
+            return None, False
         best = min(best, dist)
-    return float(best) if best < r else None
+    return (float(best) if best < r else None), True
 
 
-def _polyhedral_distance(G, h, c, p):
+def _polyhedral_distance(G, h, c, p, deadline=None):
     """``min ||x - c||_p`` over ``{G x <= h}`` for p = inf or 1, a linear programme (Clarabel):
     variables ``(x, s)`` with ``|x - c| <= s`` coordinate-wise; minimise ``max s`` (as ``t``) or
     ``sum s``. ``inf`` when the set is empty."""
@@ -708,7 +790,7 @@ def _polyhedral_distance(G, h, c, p):
         cost = np.r_[np.zeros(d), np.ones(d), 0.0]
     A = np.vstack(rows)
     x = _cone_programme(cost, A, np.concatenate(rhs), [clarabel.NonnegativeConeT(A.shape[0])],
-                        "the distance to a class change")
+                        "the distance to a class change", deadline)
     if isinstance(x, str):  # bounded below by 0: only an empty set gets here
         return np.inf
     return float(np.linalg.norm(x[:d] - c, ord=p))
@@ -798,8 +880,7 @@ def _robust_by_bounds(full, domain, label, exact_margin, t0, count_kwargs):
     search then decides) or met a tie it cannot settle."""
     from .relax import Piece, Relaxation, counterexample_search, minimise, open_contains
 
-    time_limit = count_kwargs.get("time_limit")
-    deadline = None if time_limit is None else t0 + time_limit
+    deadline = Deadline.of(count_kwargs.get("time_limit")).at  # the answer's deadline, as relax takes it
     common = dict(label=label, regions=0, programmes_solved=0, regions_pruned=0, complete=True)
 
     def unknown():
@@ -866,8 +947,7 @@ def _range_by_bounds(full, domain, t0, count_kwargs):
     found), or None when a search ran out of nodes or time (the region search then decides)."""
     from .relax import minimise
 
-    time_limit = count_kwargs.get("time_limit")
-    deadline = None if time_limit is None else t0 + time_limit
+    deadline = Deadline.of(count_kwargs.get("time_limit")).at  # the answer's deadline, as relax takes it
     net, dom, lift = _solved_space(full, domain, count_kwargs)
     if net.input_dim <= RANGE_SEARCH_MIN_DIM:
         return None

@@ -16,6 +16,7 @@ from .cli_sweep import add_sweep_command
 from .cli_bounds import add_bound_commands
 from .cli_common import (Progress, UsageError, Parser, add_common_args, add_domain_args, add_model_arg, domain_from_args,
                          model_from_args, protect_negatives)
+from .deadline import Deadline
 from .domains import Ball, DomainError, Plane
 from .engines import Tolerances, count_regions
 from .io import ModelError
@@ -48,15 +49,16 @@ def cmd_count(args):
         # nothing printed reads the regions of a 2-D count: holding the 187,400 patterns of a
         # CIFAR-sized slice (26,688 units each) took 5 GB
         extra["keep_regions"] = False
+    deadline = Deadline(args.time_limit)  # one limit for the count and the decision programmes after it
     res = count_regions(net, domain, engine=engine, reduce=not args.no_reduce, workers=args.workers,
                         scheduler=args.scheduler,
-                        checkpoint=args.checkpoint, max_regions=args.max_regions, time_limit=args.time_limit,
+                        checkpoint=args.checkpoint, max_regions=args.max_regions, time_limit=deadline,
                         tol=Tolerances(inradius=args.tol, facet=args.tol), progress=prog, **extra)
     prog.done()
     if args.decision and not planar_decision:
         from .analysis import decision_regions
 
-        res.decision = decision_regions(net, domain, result=res)
+        res.decision = decision_regions(net, domain, result=res, time_limit=deadline)
     if res.stop_reason == "interrupted":
         where = f"; rerun the same command to resume from the checkpoint in {args.checkpoint}" \
             if args.checkpoint else ""

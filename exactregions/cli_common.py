@@ -134,28 +134,39 @@ def domain_from_args(args, dim: int):
 
 
 class Progress:
-    """Progress line on stderr: regions found, frontier size, rate."""
+    """Progress line on stderr: regions found, frontier size, rate; with ``stage`` and ``detail``
+    (the engines' optional keywords) what the current step is doing: the planar walk's leaves,
+    the subdivision's first layer, the BFS's current region (rows decided and left, which in high
+    dimension take many seconds per region). At most every 5 s when stderr is not a terminal; on
+    a terminal the line is rewritten at most 10 times a second."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self.tty = sys.stderr.isatty()
         self.last = 0.0
+        self.width = 0
 
-    def __call__(self, found, frontier, seconds, stage=None):
+    def __call__(self, found, frontier, seconds, stage=None, detail=None):
         if not self.enabled:
             return
         now = time.monotonic()
-        if not self.tty and now - self.last < 5.0:
+        if now - self.last < (0.1 if self.tty else 5.0):
             return
         self.last = now
         rate = found / seconds if seconds > 0 else 0.0
-        if stage is not None and frontier is None:  # the planar walk: regions so far
+        if detail is not None:  # the BFS inside one region
+            line = f"regions {found}  frontier {frontier}  {seconds:.1f} s  {stage}: {detail}"
+        elif stage is not None and frontier is None:  # the planar walk: regions so far
             line = f"{stage}: {found} regions  {rate:,.0f} regions/s  {seconds:.1f} s"
         elif stage is not None:  # the subdivision's first layer: cells so far, neurons left
             line = f"{stage}: {found} cells, {frontier} neurons left  {seconds:.1f} s"
         else:
             line = f"regions {found}  frontier {frontier}  {rate:,.0f} regions/s  {seconds:.1f} s"
-        sys.stderr.write(("\r" + line + "   ") if self.tty else line + "\n")
+        if self.tty:  # (pad over the end of a longer previous line)
+            sys.stderr.write("\r" + line.ljust(self.width))
+            self.width = len(line)
+        else:
+            sys.stderr.write(line + "\n")
         sys.stderr.flush()
 
     def done(self):

@@ -6,6 +6,15 @@ Thin kernels over numpy arrays; the oracle never sees a network. Every HiGHS sol
 with another algorithm and otherwise raised as :class:`SolverError`, never read as
 "infeasible" (that would silently drop regions).
 
+A :class:`~exactregions.deadline.Deadline` (``Oracle(deadline=...)``) is checked before every
+solve and given to HiGHS as its own time limit, so even one long LP stops on time: the oracle
+then raises :class:`~exactregions.deadline.TimeLimitReached` (never an answer), and the caller
+keeps only what it had established. DAQP and the least-distance method have no time limit of
+their own: where the time left is shorter than their last solve took, they are skipped and HiGHS
+decides (the same answers); on a large problem (:data:`THREAD_ENTRIES`) they run in a helper
+thread that is waited for only until the deadline (the first Chebyshev LP of a 729-D region took
+over 20 s in DAQP), and that thread then finishes its one solve unobserved.
+
 The fast path (``Oracle(lp_method="daqp", qp_method="daqp")``, the default) solves the small
 dense LPs and distance QPs of the traversal with DAQP, the dual active-set solver of Arnstrom,
 Bemporad & Axehill (IEEE TAC 2022), about 10-20x faster than a HiGHS call on them (8-D, 40 rows:
@@ -21,10 +30,14 @@ before, so a decision is as exact as HiGHS's. ``lp_method="highs"`` / ``qp_metho
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
+
+from .deadline import Deadline, TimeLimitReached
 
 __all__ = ["Oracle", "PolytopeLP", "FaceDistances", "SolverError"]
 
@@ -44,6 +57,11 @@ _RETRIES = (
     (("presolve", "on"), ("solver", "ipm")),
 )
 
+
+#: with a deadline, DAQP and the least-distance method run in a helper thread (waited for until
+#: the deadline) on problems of at least this many constraint entries (rows x dimension): there a
+#: solve takes milliseconds to seconds, against about 0.1 ms to start the thread
+THREAD_ENTRIES = 1 << 16
 
 #: A fast (DAQP) answer is accepted when its checked primal value and dual bound differ by at most
 #: this (input units; measured gaps are about 1e-15); else HiGHS decides.
@@ -132,8 +150,59 @@ class Oracle:
     #: check the fast path's certificates with the compiled kernels
     #: (:mod:`exactregions._oracle_numba`: the same tests; the traversal sets it)
     compiled: bool = False
+    #: the computation's :class:`~exactregions.deadline.Deadline` (None: no limit), checked
+    #: before every solve and passed to HiGHS as its ``time_limit``
+    deadline: Deadline | None = None
+    _took: dict = field(default_factory=dict)  # seconds of the last solve of each untimed method
     _lp_solver: object = None  # one HiGHS instance shared by this oracle's PolytopeLPs
     _lp_owner: object = None   # the PolytopeLP whose model is loaded in it
+
+    def check(self):
+        """Raise :class:`~exactregions.deadline.TimeLimitReached` once the deadline has passed."""
+        if self.deadline is not None:
+            self.deadline.check()
+
+    def affords(self, method: str) -> bool:
+        """Whether to start ``method`` ("daqp lp", "daqp qp", "ldp"), a solver without a time limit
+        of its own: always without a deadline; with one, when the time left exceeds what its last
+        solve here took (else HiGHS, which stops at the deadline, decides instead)."""
+        return not self.deadline or self.deadline.remaining() > self._took.get(method, 0.0)
+
+    def untimed(self, method: str, entries: int, solve, *args):
+        """``solve(*args)`` for a solver without a time limit of its own (``method``: DAQP's LP
+        or QP, the least-distance method), its time recorded for :meth:`affords`. With a
+        deadline and at least :data:`THREAD_ENTRIES` constraint entries, in a helper thread
+        waited for until the deadline: past it, :class:`~exactregions.deadline.TimeLimitReached`
+        (the thread finishes its solve unobserved; DAQP and NNLS release the GIL)."""
+        start = time.perf_counter()
+        if not self.deadline or entries < THREAD_ENTRIES:
+            out = solve(*args)
+        else:
+            box = []
+
+            def run():
+                try:
+                    box.append((True, solve(*args)))
+                except BaseException as e:  # handed to the waiting thread
+                    box.append((False, e))
+
+            worker = threading.Thread(target=run, name=f"exactregions {method}", daemon=True)
+            worker.start()
+            worker.join(self.deadline.remaining())
+            if not box:
+                raise TimeLimitReached(f"time limit of {self.deadline.seconds:g} s reached in a {method} solve")
+            ok, out = box[0]
+            if not ok:
+                raise out
+        self._took[method] = time.perf_counter() - start
+        return out
+
+    def _limit(self, h):
+        """Give HiGHS the time left, so that a solve stops itself when the deadline passes (its
+        ``time_limit`` counts the instance's run time over all its solves: the time left is added
+        to what it has run so far)."""
+        if self.deadline:
+            h.setOptionValue("time_limit", h.getRunTime() + max(self.deadline.remaining(), 1e-3))
 
     def lp_solver(self):
         """The HiGHS instance that :class:`PolytopeLP` loads its models into (options set once;
@@ -144,10 +213,12 @@ class Oracle:
 
     def _solve(self, h: highspy.Highs, what: str, qp: bool = False, unbounded_ok: bool = False):
         """Run ``h``: the optimal column values, or None if infeasible; else retry, else raise."""
+        self.check()
         if qp:
             self.qp_solves += 1
         else:
             self.lp_solves += 1
+        self._limit(h)
         h.run()
         status = h.getModelStatus()
         if status == _OPTIMAL:
@@ -156,6 +227,7 @@ class Oracle:
             return None
         if unbounded_ok and status in _UNBOUNDED:
             return "unbounded"
+        self.check()  # (a solve stopped by the deadline is no answer: no retry either)
         first = h.modelStatusToString(status)
         model = h.getModel()
         for options in _RETRIES:
@@ -166,7 +238,9 @@ class Oracle:
             for key, value in options:
                 retry.setOptionValue(key, value)
             retry.passModel(model)
+            self._limit(retry)
             retry.run()
+            self.check()
             status = retry.getModelStatus()
             if status == _OPTIMAL:
                 return np.array(retry.getSolution().col_value)
@@ -212,6 +286,7 @@ class Oracle:
         the fast path gives none (an empty set among others): then ask :meth:`nearest_point`."""
         if self.qp_method != "daqp" or not len(h):
             return None
+        self.check()
         A, hi = np.asarray(G, dtype=np.float64), np.asarray(h, dtype=np.float64)
         if eq_row is not None:
             A, hi = np.vstack([A, eq_row]), np.append(hi, eq_rhs)
@@ -238,9 +313,10 @@ class Oracle:
         fast = self.try_nearest_point(G, h, center, eq_row, eq_rhs) if A.shape[0] else None
         if fast is not None:
             return fast
-        if self.qp_method in ("daqp", "ldp") and A.shape[0]:
+        if self.qp_method in ("daqp", "ldp") and A.shape[0] and self.affords("ldp"):
+            self.check()
             self.qp_solves += 1
-            x = _least_distance(A, lo, hi, center)
+            x = self.untimed("ldp", A.size, _least_distance, A, lo, hi, center)
             if not (x is None or isinstance(x, str)):
                 return float(np.linalg.norm(x - center)), x
         # min 1/2 x'(2I)x - 2c'x  (+ ||c||^2) = ||x - c||^2
@@ -343,10 +419,12 @@ class FaceDistances:
         """``(distance, nearest point)`` of the face on row ``k`` (of the whole polytope for
         None), certified; None when the fast path gives no certified answer (then ask
         :meth:`Oracle.nearest_point`)."""
-        if self.oracle.qp_method != "daqp":
+        if self.oracle.qp_method != "daqp" or not self.oracle.affords("daqp qp"):
             return None
+        self.oracle.check()
         self.oracle.qp_solves += 1
-        y = _certified_distance(self.A, self.b, self.tol, k, self.lo, self.sense, self.oracle.compiled)
+        y = self.oracle.untimed("daqp qp", self.A.size, _certified_distance, self.A, self.b, self.tol, k, self.lo,
+                                self.sense, self.oracle.compiled)
         if y is None:
             return None
         self.oracle.fast_qp += 1
@@ -482,10 +560,12 @@ class PolytopeLP:
 
     def _fast(self, eq=None, dual_start=None):
         """The certified DAQP answer ``(x, t)``, or None (then HiGHS decides)."""
-        if self.box is None:
+        if self.box is None or not self.oracle.affords("daqp lp"):
             return None
+        self.oracle.check()
         self.oracle.lp_solves += 1
-        out = _certified_lp(self.G, self.h, self.box, eq, dual_start, self.oracle.compiled)
+        out = self.oracle.untimed("daqp lp", self.G.size, _certified_lp, self.G, self.h, self.box, eq, dual_start,
+                                  self.oracle.compiled)
         if out is None:
             return None
         self.oracle.fast_lp += 1
@@ -527,12 +607,16 @@ class PolytopeLP:
             return None, -np.inf
         return v[:-1], float(v[-1])
 
-    def bounding_box(self, what="a bounding box"):
-        """Exact axis-aligned bounding box of the polytope (2d LPs); None if empty."""
+    def bounding_box(self, what="a bounding box", tick=None):
+        """Exact axis-aligned bounding box of the polytope (2d LPs); None if empty. ``tick``: an
+        optional callable ``tick(done, total)`` called before each LP (progress: in 300
+        dimensions these are 600 LPs)."""
         self._enter_box_mode()
         hs = self.hs
         lo, hi = np.empty(self.d), np.empty(self.d)
         for k in range(self.d):
+            if tick is not None:
+                tick(2 * k, 2 * self.d)
             for sign, out in ((1.0, lo), (-1.0, hi)):
                 cost = np.zeros(self.d + 1)
                 cost[k] = sign

@@ -578,12 +578,14 @@ def open_contains(domain, X) -> np.ndarray:
 def _first_inside(net, C, X, domain):
     """The first point of ``X`` (values negative) moved, if need be, a little towards the domain's
     seed point so that it lies strictly inside the open domain and still has a negative value by a
-    plain forward pass; None if there is none."""
+    plain forward pass; None if there is none. Every point moves at least ``1e-12`` of the way: a
+    projected point lies on the boundary up to rounding, and the caller's own check (in the input
+    space, after lifting it out of a reduced space) must see it inside too."""
     if domain is None:
         return None
     seed = domain.seed_point()
     for x in X:
-        for t in (0.0, 1e-12, 1e-9, 1e-6, 1e-3):
+        for t in (1e-12, 1e-9, 1e-6, 1e-3):
             y = x + t * (seed - x)
             if open_contains(domain, y)[0] and float(np.min(C @ net.forward(y))) < 0:
                 return y

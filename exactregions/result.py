@@ -6,7 +6,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Region", "PackedRegion", "RegionCount", "VerifyReport"]
+__all__ = ["Region", "PackedRegion", "RegionCount", "VerifyReport", "STOP_REASONS"]
+
+#: how :meth:`RegionCount.label` words each ``stop_reason`` of an incomplete count
+STOP_REASONS = {"time_limit": "stopped by the time limit", "max_regions": "stopped at the region limit",
+                "interrupted": "interrupted", "stopped by the caller": "stopped by the caller"}
 
 
 @dataclass
@@ -80,6 +84,12 @@ class RegionCount:
         (networkx is imported only then: a count from the command line never pays for it).
     stats, numerics
         Seconds, lp_solves, qp_solves, ...; tolerances and near-degenerate notes.
+    stop_reason
+        Why an incomplete count stopped (None when complete): ``"time_limit"``,
+        ``"max_regions"``, ``"interrupted"`` (Ctrl-C) or ``"stopped by the caller"``
+        (:data:`STOP_REASONS` words them for :meth:`label`). A count stopped before its first
+        region was analysed still counts the seed point's region, which the point itself proves
+        (``numerics["seed_region"]``), so a stopped count reads ">= 1" at least.
     """
 
     activation_regions: int
@@ -128,9 +138,20 @@ class RegionCount:
         return not self.complete
 
     def label(self) -> str:
-        """The count as it should be shown: with 'lower bound' when incomplete."""
+        """The count as it should be shown: with 'lower bound' and why it stopped when incomplete.
+
+        Examples
+        --------
+        >>> RegionCount(1, None, False, [], [], {}, {}, "time_limit").label()
+        '>= 1 (lower bound: stopped by the time limit)'
+        >>> RegionCount(7, 7, True, [], [], {}, {}).label()
+        '7'
+        """
         n = self.activation_regions
-        return f"{n}" if self.complete else f">= {n} (lower bound: stopped at {self.stop_reason})"
+        if self.complete:
+            return f"{n}"
+        why = STOP_REASONS.get(self.stop_reason, f"stopped: {self.stop_reason}")
+        return f">= {n} (lower bound: {why})"
 
     def __repr__(self):
         return (f"RegionCount(activation_regions={self.label()}, linear_regions={self.linear_regions}, "

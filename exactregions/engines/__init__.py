@@ -8,12 +8,13 @@ import time
 
 import numpy as np
 
+from ..deadline import Deadline, TimeLimitReached
 from ..domains import Plane, Segment, check_dimension
 from ..network import as_network
 from ..reduction import reduce_dimension
 from ..result import Region, RegionCount
 from .bfs import count_regions as count_regions_bfs
-from .region import Tolerances
+from .region import SEED_NOTE, Tolerances, first_region
 from .segment import count_segment
 from .verify import verify_count
 from .subdivision import Degenerate, numpy_kernel_pays, plan, resolve_kernel, supports
@@ -79,6 +80,7 @@ def count_regions(net, domain, *, engine: str = "auto", reduce: bool = True, wor
     result's network, domain and points are in plane coordinates; ``result.slice`` is the plane).
     """
     net = as_network(net, input_shape)
+    kwargs["time_limit"] = Deadline.of(kwargs.get("time_limit"))  # one deadline for set-up and engine
     if net.pool_tree.size:  # regions are merged by pattern below: keep the patterns
         kwargs["keep_regions"] = True
     return merge_pool_regions(_dispatch(net, domain, engine=engine, reduce=reduce, workers=workers,
@@ -90,7 +92,8 @@ def _dispatch(net, domain, *, engine, reduce, workers, scheduler, checkpoint, **
     if engine not in ENGINES and engine != "auto":
         raise ValueError(f"unknown engine '{engine}': choose from {', '.join(ENGINES)}, auto")
     if isinstance(domain, Segment):
-        return count_segment(net, domain, tol=kwargs.get("tol"), keep_regions=kwargs.get("keep_regions", True))
+        return count_segment(net, domain, tol=kwargs.get("tol"), keep_regions=kwargs.get("keep_regions", True),
+                             time_limit=kwargs.get("time_limit"))
     if isinstance(domain, Plane):
         check_dimension(domain, net.input_dim, "the plane's points")
         res = _dispatch(net.compose_affine(domain.basis, domain.p0), domain.domain_2d(), engine=engine, reduce=reduce,
@@ -207,20 +210,30 @@ def count_regions_subdivision(net, domain, *, workers=1, scheduler=None, checkpo
                                                        time_limit=time_limit, batch_cells=batch_cells,
                                                        kernel=kernel, progress=progress)
     else:
-        p = plan(net, domain, batch_cells=batch_cells, kernel=kernel, progress=progress, min_inradius=tol.inradius)
-        if not p.batches:  # no hidden neuron: the domain is one region
+        deadline = Deadline.of(time_limit)
+        try:
+            p = plan(net, domain, batch_cells=batch_cells, kernel=kernel, progress=progress, min_inradius=tol.inradius,
+                     deadline=deadline)
+        except TimeLimitReached:  # in the first layer: no batch yet
+            p = None
+            patterns, points, count, stop, st = np.zeros((0, net.n_hidden), bool), np.zeros((0, net.input_dim)), 0, \
+                "time_limit", {}
+        if p is not None and not p.batches:  # no hidden neuron: the domain is one region
             patterns, points, count, stop, st = np.zeros((1, 0), bool), domain.seed_point()[None], 1, None, {}
-        else:
+        elif p is not None:
             patterns, points, count, stop, st = run_plan(p, workers=workers, scheduler=scheduler,
                                                          checkpoint=checkpoint, keep=keep_regions,
-                                                         time_limit=time_limit, max_regions=max_regions,
+                                                         time_limit=deadline, max_regions=max_regions,
                                                          progress=progress)
+    seed = first_region(net, domain, tol) if count == 0 and stop in ("time_limit", "interrupted") else None
+    if seed is not None:  # stopped before a region: the seed point's, which the point proves
+        patterns, points, count = seed.pattern[None], seed.point[None], 1
     regions = [Region(pattern=q, point=x, inradius=float("nan"), affine=None) for q, x in zip(patterns, points)] \
         if keep_regions else []
     stats = {"seconds": time.perf_counter() - t0, "lp_solves": 0, "qp_solves": st.get("qp_solves", 0),
              "engine": "subdivision", "kernel": kernel, "workers": workers, "scheduler": scheduler, **st}
     numerics = {"tolerances": tol.to_dict(), "thin_regions_skipped": st.get("thin_cells", 0), "near_degenerate": [],
-                "seed_perturbed": None,
+                "seed_perturbed": None, **({"seed_region": SEED_NOTE} if seed is not None else {}),
                 "linear_regions": "not computed by the subdivision engine (use engine='bfs')"}
     return RegionCount(count, None, stop is None, regions, [], stats, numerics, stop, net, domain, tol,
                        verifier=verify_count)

@@ -25,11 +25,13 @@ import numpy as np
 from numba import njit, objmode
 from numba.core.errors import NumbaWarning
 
-# the walk's progress callback holds the GIL for a moment every TICK leaves; the rest runs without
+# the walk's progress callback holds the GIL for a moment every TICK nodes; the rest runs without
 warnings.filterwarnings("ignore", message="Code running in object mode won't allow parallel", category=NumbaWarning)
 
-#: the Python callback the walk calls every TICK leaves (progress, time limit); returns 1 to stop
-TICK = 1 << 14
+#: the Python callback the walk calls every TICK nodes of the partition it visits (progress, time
+#: limit); returns 1 to stop. Counted in nodes, not leaves: a walk whose nodes are mostly thin
+#: leaves or pruned by a disc still calls it (a call costs a few microseconds, a node at least one)
+TICK = 1 << 12
 _callback = [None]
 
 
@@ -390,6 +392,7 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, sp_val, sp_idx, sp_ptr, fixe
     thin = 0  # leaves skipped as thinner than min_inradius
     near = 0  # leaves with inradius at most near_inradius
     stopped = 0
+    nodes = 0  # nodes taken off the stack (the callback's clock)
     # the root
     k0 = poly0.shape[0]
     pbuf[:k0] = poly0
@@ -407,6 +410,13 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, sp_val, sp_idx, sp_ptr, fixe
     tmpP = np.empty((4096, 2))
     tmpN = np.empty((4096, 2))
     while top >= 0:
+        nodes += 1
+        if nodes % TICK == 0:
+            with objmode(stop="int64"):
+                stop = _tick(count)
+            if stop:
+                stopped = 1
+                break
         poff, k, coff, ck = s_poff[top], s_pk[top], s_coff[top], s_ck[top]
         l, sl = s_layer[top], s_slot[top]
         if s_unit[top] >= 0:
@@ -619,11 +629,8 @@ def walk(poly0, disc, M0, slot0, rowoff, ct, ctoff, sp_val, sp_idx, sp_ptr, fixe
             crossed[count] = L > 0
         count += 1
         nfree = _release(refs, free, nfree, sl)
-        if count % TICK == 0:
-            with objmode(stop="int64"):
-                stop = _tick(count)
-            if stop or (max_leaves > 0 and count >= max_leaves):
-                stopped = 1
-                break
+        if max_leaves > 0 and count >= max_leaves and top >= 0:  # (more of the partition left)
+            stopped = 1
+            break
     return (count, pts[:count], pat[:count], vtx[:nv_out], voff[:count + 1] if want_poly else voff[:1],
             crossed[:count], segs[:nseg], pairs, stopped, thin, near)

@@ -20,12 +20,13 @@ from collections import deque
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..deadline import Deadline, TimeLimitReached, reporter
 from ..domains import Domain, check_dimension
 from ..network import Network
 from ..oracle import Oracle
 from ..result import Region, RegionCount
 from .kernels import choose_kernel
-from .region import Tolerances, analyse_region, numba_problem, traversal_setup
+from .region import SEED_NOTE, Tolerances, analyse_region, generic_seed, numba_problem, seed_region, traversal_setup
 from .verify import verify_count
 
 __all__ = ["count_regions"]
@@ -45,10 +46,18 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
     Parameters
     ----------
     max_regions, time_limit : stop early; the result then has ``complete=False`` and its
-        count is a lower bound.
+        count is a lower bound. ``time_limit``: seconds, or a
+        :class:`~exactregions.deadline.Deadline` handed down by the caller; it is kept inside a
+        region's LPs too (a region whose facets are not all decided in time is not counted and
+        stays in the frontier). A traversal stopped before its first region is analysed counts
+        the seed's region: the seed is a point of the open domain at least ``1e3 *
+        tol.inradius`` from every neuron's hyperplane and more than ``tol.inradius`` inside the
+        domain's rows, so its region is full-dimensional, meets the domain and would count.
     tol : decision tolerances (:class:`Tolerances`), reported in the result.
     progress : optional callable ``progress(found, frontier, seconds)``, called about
-        twice a second.
+        twice a second; one that also takes ``stage`` and ``detail`` keywords hears, while a
+        region is analysed, which region and how many of its rows are decided and left (in
+        high dimension one region takes many seconds).
     keep_regions : store each region's pattern, point, inradius and affine map.
     checkpoint : a file; the traversal's state (visited set, frontier, regions, edges) is saved
         there every ``checkpoint_every`` seconds and when it stops, and a run with the same
@@ -71,24 +80,25 @@ def count_regions(net: Network, domain: Domain, *, max_regions: int | None = Non
     7
     """
     check_dimension(domain, net.input_dim)
+    deadline = Deadline.of(time_limit)
     kernel = choose_kernel(kernel, numba_problem, lambda: net.input_dim < NUMBA_MIN_DIM and "numba" not in sys.modules)
     # one BLAS thread: the traversal's matrices are small (tens to hundreds of rows), and a
     # second BLAS thread only fights for the cores (784-D digits ball, 46-D after the reduction,
     # with another process busy: 8.3 s with two BLAS threads, 3.4 s with one)
     with threadpool_limits(limits=1, user_api="blas"):
-        return _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions, checkpoint,
+        return _traverse(net, domain, max_regions, deadline, tol, progress, keep_regions, checkpoint,
                          checkpoint_every, on_region, kernel)
 
 
-def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions, checkpoint, checkpoint_every,
+def _traverse(net, domain, max_regions, deadline, tol, progress, keep_regions, checkpoint, checkpoint_every,
               on_region, kernel):
     t_start = time.perf_counter()
-    oracle = Oracle(compiled=kernel == "numba")
+    oracle = Oracle(compiled=kernel == "numba", deadline=deadline)
     unstable, fixed, (DA, Db), cap = traversal_setup(net, domain)
     box = domain.bounding_box() if domain.bounded else None
     directions = _directions(net.input_dim)
 
-    seed, seed_note = _generic_seed(net, domain, unstable, tol)
+    seed, seed_note = generic_seed(net, domain, unstable, tol)
     seed_pattern = net.pattern(seed)
     state = {"discovered": {seed_pattern.tobytes(): 0}, "queue": deque([seed_pattern]), "known": {},
              "processed": set(), "regions": [], "keys": [], "edges": [],
@@ -109,14 +119,20 @@ def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions,
     warm = {}  # discovered, unprocessed pattern -> the discoverer's Chebyshev multipliers
     stable = np.flatnonzero(~unstable)  # their bits are fixed in every neighbour
     fixed_bits = fixed[stable]
-    stop_reason, last_report, last_save = None, time.perf_counter(), time.perf_counter()
+    stop_reason, last_save = None, time.perf_counter()
+    pending = None  # (key, region) of a region established when the deadline stopped its facets
+    report = reporter(progress)
+
+    def tick(detail):  # inside a region's analysis: which region, what is decided
+        report(len(regions), len(queue), time.perf_counter() - t_start, stage=f"region {len(regions) + 1}",
+               detail=detail)
 
     try:  # Ctrl-C ends the traversal with a partial count, labelled as such
         while queue:
             if max_regions is not None and len(regions) >= max_regions:
                 stop_reason = "max_regions"
                 break
-            if time_limit is not None and time.perf_counter() - t_start > time_limit:
+            if deadline.expired():
                 stop_reason = "time_limit"
                 break
             if checkpoint is not None and time.perf_counter() - last_save > checkpoint_every:
@@ -125,12 +141,23 @@ def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions,
             pattern = queue[0]
             key = pattern.tobytes()
             A, c, M, m = net.region_maps(pattern)
-            geo = analyse_region(net, pattern, unstable, (DA, Db), domain.l2_ball, oracle, tol, cap,
-                                 known=known.get(key, ()), directions=directions, constraints=(A, c), box=box,
-                                 warm=warm.pop(key, None))
-            nbs = net.pattern_across(pattern, [f.point for f in geo.facets], geo.G[[f.row for f in geo.facets]],
-                                     tol=tol.coincide) if geo is not None and geo.facets else []
+            geo = None
+            try:
+                geo = analyse_region(net, pattern, unstable, (DA, Db), domain.l2_ball, oracle, tol, cap,
+                                     known=known.get(key, ()), directions=directions, constraints=(A, c), box=box,
+                                     warm=warm.get(key), tick=tick if report is not None else None)
+                nbs = _patterns_across(net, pattern, geo, tol, deadline) if geo is not None and geo.facets else []
+            except TimeLimitReached as stopped:  # the region stays in the frontier
+                stop_reason = "time_limit"
+                geo = getattr(stopped, "region", geo)  # (set when its interior point was decided)
+                if geo is not None and geo.point is not None and geo.inradius > tol.inradius:
+                    # established, so counted in the result (not in the traversal's state)
+                    pending = (key, Region(pattern=pattern, point=geo.point, inradius=geo.inradius, affine=(M, m)))
+                    numerics = {**numerics, "region_in_progress": "counted (its interior point and inradius were "
+                                                                  "decided), its facets not all decided"}
+                break
             # the state changes only from here on, so an interruption above loses nothing
+            warm.pop(key, None)
             queue.popleft()
             processed.add(key)
             known.pop(key, None)
@@ -158,18 +185,24 @@ def _traverse(net, domain, max_regions, time_limit, tol, progress, keep_regions,
             if on_region is not None and on_region(region):
                 stop_reason = "stopped by the caller"
                 break
-            now = time.perf_counter()
-            if progress is not None and now - last_report > 0.5:
-                progress(len(regions), len(queue), now - t_start)
-                last_report = now
+            if report is not None:
+                report(len(regions), len(queue), time.perf_counter() - t_start)
     except KeyboardInterrupt:
         stop_reason = "interrupted"
 
     seconds = time.perf_counter() - t_start
     if checkpoint is not None:
         _save_state(checkpoint, fp, state, oracle, seconds)
-    if progress is not None:
-        progress(len(regions), len(queue), seconds)
+    if report is not None:
+        report(len(regions), len(queue), seconds, force=True)
+    seed_key = seed_pattern.tobytes()
+    if stop_reason in ("time_limit", "interrupted") and seed_key not in processed and pending is None:
+        first = seed_region(net, seed, seed_pattern, unstable, (DA, Db), tol)  # (stopped before the first region)
+        if first is not None:
+            pending = (seed_key, first)
+            numerics = {**numerics, "seed_region": SEED_NOTE}
+    if pending is not None and pending[0] not in processed:  # counted, not in the traversal's state
+        keys, regions = keys + [pending[0]], regions + [pending[1] if keep_regions else None]
     stats = {"seconds": seconds, "lp_solves": oracle.lp_solves, "qp_solves": oracle.qp_solves,
              "certified_fast_lp": oracle.fast_lp, "certified_fast_qp": oracle.fast_qp,
              "solver_retries": oracle.retries, "facets_by_ray": facet_how["ray"],
@@ -259,6 +292,21 @@ def _load_state(path, fp):
     return state
 
 
+def _patterns_across(net, pattern, geo, tol, deadline, floats: int = 1 << 24):
+    """The neighbours' patterns across the region's facets
+    (:meth:`~exactregions.network.Network.pattern_across`), in chunks of facets whose per-point
+    Jacobians hold at most ``floats`` numbers (128 MB; the first region of a 729-D CNN ball has
+    hundreds of facets, each a 576 x 729 Jacobian), the deadline checked between chunks."""
+    rows = [f.row for f in geo.facets]
+    points = [f.point for f in geo.facets]
+    size = max(1, floats // max(1, max(net.hidden_widths, default=1) * net.input_dim))
+    out = []
+    for s in range(0, len(rows), size):
+        deadline.check()
+        out.append(net.pattern_across(pattern, points[s:s + size], geo.G[rows[s:s + size]], tol=tol.coincide))
+    return np.concatenate(out)
+
+
 def _directions(d: int) -> np.ndarray:
     """Fixed ray directions besides the rows' own normals: eight seeded random unit vectors.
     The coordinate axes and 4d + 8 random directions (the earlier set) found almost no facet
@@ -267,23 +315,3 @@ def _directions(d: int) -> np.ndarray:
     rng = np.random.default_rng(20240607)
     R = rng.normal(size=(8, d))
     return R / np.linalg.norm(R, axis=1, keepdims=True)
-
-
-def _generic_seed(net, domain, unstable, tol):
-    """The domain's seed point, nudged off any neuron hyperplane it lies on."""
-    x = domain.seed_point()
-    rng = np.random.default_rng(0)
-    lo, hi = domain.bounding_box()
-    scale = float(np.min(np.where(np.isfinite(hi - lo), hi - lo, 2.0)))
-    for attempt in range(200):
-        A, c = net.region_constraints(net.pattern(x))
-        A, c = A[unstable], c[unstable]
-        norms = np.linalg.norm(A, axis=1)
-        dist = np.abs(A @ x + c) / np.maximum(norms, 1e-300)
-        if not np.any((dist <= 1e3 * tol.inradius) & (norms > tol.zero_row)):
-            return x, (None if attempt == 0 else f"seed moved off a hyperplane after {attempt} tries")
-        step = scale * 1e-4 * (1 + attempt)
-        y = domain.seed_point() + step * rng.normal(size=x.shape) / np.sqrt(x.size)
-        if domain.contains(y)[0]:
-            x = y
-    raise RuntimeError("could not find a seed point off every neuron hyperplane")

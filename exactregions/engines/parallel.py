@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..deadline import Deadline, TimeLimitReached
 from ..network import is_sparse
 
 __all__ = ["run_plan", "run_pieces", "split_domain", "fingerprint", "fingerprint_of"]
@@ -43,13 +44,31 @@ def _ship(result, regions):
     return (np.packbits(p, axis=1), q, nqp, len(p)) if regions else (None, None, nqp, len(p))
 
 
+def _run_shipped(plan, i, regions):
+    """Batch ``i`` as a worker sends it back; None when the plan's deadline stopped it (a batch
+    counts whole or not at all)."""
+    try:
+        return i, _ship(plan.run(i), regions)
+    except TimeLimitReached:
+        return i, None
+
+
 def _run_in_worker(i):
     plan, regions = _WORKER
-    return i, _ship(plan.run(i), regions)
+    return _run_shipped(plan, i, regions)
 
 
 def _run_on_dask(i, plan, regions):
-    return i, _ship(plan.run(i), regions)
+    return _run_shipped(plan, i, regions)
+
+
+def _run_here(plan, todo):
+    """The batches in this process, as :func:`_run_shipped` gives them (unpacked)."""
+    for i in todo:
+        try:
+            yield i, (*plan.run(i), None)
+        except TimeLimitReached:
+            yield i, None
 
 
 def fingerprint_of(net, domain, *extra) -> str:
@@ -109,9 +128,15 @@ def run_plan(plan, *, workers: int = 1, scheduler: str | None = None, checkpoint
     ``checkpoint`` (a folder) records finished batches: rerunning with the same folder resumes.
     ``keep=False`` keeps no region in memory (count only; the checkpoint shards hold them).
     ``time_limit``/``max_regions`` and Ctrl-C stop early: ``stop_reason`` says why, and the
-    count is a lower bound.
+    count is a lower bound. ``time_limit`` (seconds, or the count's
+    :class:`~exactregions.deadline.Deadline`; default: the plan's own) is kept inside the
+    batches as well, in this process and in every worker process or Dask worker (the deadline
+    travels with the plan): a batch stopped by it is not counted.
     """
     t0 = time.perf_counter()
+    if time_limit is not None or plan.deadline is None:
+        plan.deadline = Deadline.of(time_limit)
+    deadline = plan.deadline
     n = len(plan.batches)
     ck = _Checkpoint(checkpoint, plan) if checkpoint is not None else None
     pats, pts, count, resumed, qps = [], [], 0, 0, np.zeros(2, np.int64)  # (QPs, thin cells)
@@ -144,8 +169,12 @@ def run_plan(plan, *, workers: int = 1, scheduler: str | None = None, checkpoint
                                                initializer=_init_worker, initargs=(plan, regions))
             results = (f.result() for f in done_first([executor.submit(_run_in_worker, i) for i in todo]))
         else:
-            results = ((i, (*plan.run(i), None)) for i in todo)
-        for finished, (i, (p, q, nqp, size)) in enumerate(results, start=1):
+            results = _run_here(plan, todo)
+        for finished, (i, out) in enumerate(results, start=1):
+            if out is None:  # the deadline stopped this batch: the others stop as soon
+                stop = "time_limit"
+                break
+            p, q, nqp, size = out
             if size is not None and p is not None:  # packed by a worker
                 p = _unpack(p, plan.net.n_hidden)
             count += len(p) if size is None else size
@@ -157,7 +186,7 @@ def run_plan(plan, *, workers: int = 1, scheduler: str | None = None, checkpoint
             if progress is not None:
                 progress(count, len(todo) - finished, time.perf_counter() - t0)
             if finished < len(todo):
-                if time_limit is not None and time.perf_counter() - t0 > time_limit:
+                if deadline.expired():
                     stop = "time_limit"
                     break
                 if max_regions is not None and count >= max_regions:
@@ -213,12 +242,17 @@ def split_domain(domain, pieces: int):
 
 
 def _count_piece(task):
-    """One piece, start to finish, in one process: packed patterns (for the merge), points."""
+    """One piece, start to finish, in one process: packed patterns (for the merge), points.
+    ``deadline``: the count's (past it a piece stops, with the batches it finished)."""
     from .subdivision import plan as make_plan
 
-    net, piece, batch_cells, kernel, checkpoint, keep, time_limit = task
-    p = make_plan(net, piece, batch_cells=batch_cells, kernel=kernel)
-    pats, pts, count, stop, st = run_plan(p, checkpoint=checkpoint, keep=True, time_limit=time_limit)
+    net, piece, batch_cells, kernel, checkpoint, keep, deadline = task
+    try:
+        p = make_plan(net, piece, batch_cells=batch_cells, kernel=kernel, deadline=deadline)
+    except TimeLimitReached:  # stopped in the piece's first layer: nothing of it counted
+        return np.zeros((0, (net.n_hidden + 7) // 8), np.uint8), (np.zeros((0, net.input_dim)) if keep else None), \
+            "time_limit", 0, 0
+    pats, pts, count, stop, st = run_plan(p, checkpoint=checkpoint, keep=True, time_limit=deadline)
     return np.packbits(pats, axis=1), (pts if keep else None), stop, st["qp_solves"], st["batches"]
 
 
@@ -229,10 +263,13 @@ def run_pieces(net, pieces, *, workers=1, scheduler=None, checkpoint=None, keep=
     the union of the pieces' patterns is the domain's set of regions.
 
     Returns ``(patterns, points, count, stop_reason, stats)`` like :func:`run_plan`.
+    ``time_limit`` (seconds or a :class:`~exactregions.deadline.Deadline`) is one deadline for
+    all the pieces, kept inside each (also in worker processes).
     """
     t0 = time.perf_counter()
+    deadline = Deadline.of(time_limit)
     tasks = [(net, piece, batch_cells, kernel, None if checkpoint is None else os.path.join(checkpoint, f"piece_{k:03d}"),
-              keep, time_limit) for k, piece in enumerate(pieces)]
+              keep, deadline) for k, piece in enumerate(pieces)]
     executor = client = None
     try:
         if scheduler is not None:

@@ -35,17 +35,21 @@ their regions are merged by the argmax in the dispatch like every engine's.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
 
+from ..deadline import Deadline, TimeLimitReached, reporter
 from ..domains import Ball
 from ..intervals import preactivation_bounds, stability
 from ..network import absolute, is_sparse
 from ..polygons import clip_halfplane, meets_disc, polygon_area
 from ..result import PackedRegion, Region, RegionCount
-from .region import Tolerances
+from .region import SEED_NOTE, Tolerances, first_region, neuron_rows
 from .verify import verify_count
 
 __all__ = ["count_regions_planar", "supports", "Decision", "TOL"]
@@ -106,13 +110,16 @@ def _domain_polygon(domain) -> np.ndarray:
     return poly
 
 
-def _setup(net, domain, poly, samples=REF_SAMPLES, shared=None):
+def _setup(net, domain, poly, samples=REF_SAMPLES, shared=None, deadline=None, lines_only=False):
     """Reference gates, the root slot (every later layer's maps at the reference gates), the
     rank-one chains, the fixed bits, and the units the walk sees (``ug``: each unstable unit's
     pattern index, layer by layer from ``uoff``), for the polygon ``poly`` of ``domain``
     (``samples`` points of it choose the reference gates). ``shared``: a dict keeping what
     depends on the network only (the layers' signed parts, the rounding floors) across the
-    set-ups of one count's pieces."""
+    set-ups of one count's pieces. ``deadline``: checked between the layers' chains (past it,
+    :class:`~exactregions.deadline.TimeLimitReached`). ``lines_only``: just the first layer's
+    lines that can cut ``poly`` (rows ``a_x, a_y, c``: the first item of the full set-up), which
+    is all :func:`cut_polygon` needs."""
     shared = {} if shared is None else shared
     H = len(net.hidden_widths)
     lin = net.linear_mask()
@@ -121,6 +128,9 @@ def _setup(net, domain, poly, samples=REF_SAMPLES, shared=None):
         Z = poly @ net.weights[0].T + net.biases[0]
         first = (Z.min(axis=0), Z.max(axis=0))
     unstable, fixed = stability(*preactivation_bounds(net, domain, first, shared.setdefault("splits", {})), lin)
+    if lines_only:
+        keep0 = np.flatnonzero(unstable[:net.hidden_widths[0]])
+        return np.ascontiguousarray(np.hstack([net.weights[0], net.biases[0][:, None]])[keep0])
     X = domain.sample(samples, np.random.default_rng(0))
     P = net.pattern(X)
     slopes = np.concatenate([np.full(w, s) for w, s in zip(net.hidden_widths, net.slopes)])
@@ -144,6 +154,8 @@ def _setup(net, domain, poly, samples=REF_SAMPLES, shared=None):
     rowoff = np.r_[0, 0, np.cumsum([m.shape[0] for m in maps])[:-1]].astype(np.int64)
     CTs = []
     for l in range(H):  # chain of each kept unit of layer l through the later layers' reference gates
+        if deadline is not None:
+            deadline.check()
         B = net.weights[l + 1][:, kept[l]]  # (sparse while the layers are convolutions)
         blocks = [B[kept[l + 1]] if l + 1 < H else B]
         for k in range(l + 2, H + 1):
@@ -275,10 +287,20 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
         same regions, in piece order), each piece walked with its own reference gates and units;
         a number asks for that many pieces (1: one walk). ``max_regions`` makes one walk.
     workers: threads walking the pieces (at least :data:`PIECES_PER_WORKER` pieces each).
+    time_limit: seconds, or the count's :class:`~exactregions.deadline.Deadline`; kept in the
+        set-up, between the cuts of the domain, in every piece's set-up and inside the compiled
+        walk (it looks every :data:`~exactregions.engines._planar_numba.TICK` nodes), in every
+        thread. Stopped, the count is a lower bound (``stop_reason="time_limit"``) of the leaves
+        walked; before the first one, the seed point's region
+        (:func:`~exactregions.engines.region.first_region`).
+    progress: ``progress(found, None, seconds, stage="planar walk")`` (a callback of three
+        arguments is called with those).
     """
     from . import _planar_numba as nb
 
     t0 = time.perf_counter()
+    deadline = Deadline.of(time_limit)
+    report = reporter(progress, every=0.25)
     if not supports(domain):
         raise ValueError(f"the planar engine needs a bounded 2-D domain, got {domain!r}")
     tol_v = tol if isinstance(tol, float) else TOL
@@ -290,51 +312,82 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
         return _single(net, domain, t0)
     poly = _domain_polygon(domain)
     shared = {}
-    setup = _setup(net, domain, poly, shared=shared)
     ball = domain.l2_ball
     disc = np.array([ball[0][0], ball[0][1], ball[1]]) if ball is not None else np.zeros(3)
     stop_reason = None
 
+    interrupted = [False]  # Ctrl-C during the walks: they stop at their next tick, results kept
+
     def tick(count):
         nonlocal stop_reason
-        if progress is not None:  # (with pieces: the leaves of the finished pieces and this one)
-            progress(count + tick.done, None, time.perf_counter() - t0, stage="planar walk")
-        if time_limit is not None and time.perf_counter() - t0 > time_limit:
-            stop_reason = f"time limit {time_limit:g} s"
+        if report is not None:  # (with pieces: the leaves of the finished pieces and this one)
+            report(count + tick.done, None, time.perf_counter() - t0, stage="planar walk")
+        if interrupted[0]:
+            stop_reason = "interrupted"
+            return True
+        if deadline.expired():
+            stop_reason = "time_limit"
             return True
         return False
 
     tick.done = 0
 
     def walk(piece, given=None):  # (given: a set-up already made, else the piece's own)
-        M0, slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff, unoise = given or _setup(
-            net, _Piece(piece), piece, PIECE_SAMPLES, shared)
+        if given is None:
+            deadline.check()
+            given = _setup(net, _Piece(piece), piece, PIECE_SAMPLES, shared, deadline)
+            deadline.check()
+        M0, slot0, rowoff, CTs, fixed, gref, gneg, ug, uoff, unoise = given
         ct, ctoff, sp_val, sp_idx, sp_ptr = _chain_arrays(CTs)
         return nb.walk(piece, disc, M0, slot0, rowoff, ct, ctoff, sp_val, sp_idx, sp_ptr, fixed, gref, gneg, ug, uoff,
                        unoise, float(tol_v), float(checks.inradius), float(checks.near), bool(keep_regions),
                        bool(polygons), bool(decision), net.output_dim, int(max_regions or 0))
 
     workers = max(1, int(workers)) if max_regions is None else 1
-    if max_regions is not None:
-        parts = [poly]  # (one walk stops at exactly max_regions leaves)
-    elif pieces is None:
-        parts = cut_polygon(poly, setup[0], workers * PIECES_PER_WORKER if workers > 1 else 1, tol_v, PIECE_LINES)
-    else:
-        parts = cut_polygon(poly, setup[0], int(pieces), tol_v)
-    if ball is not None:  # pieces that miss the disc hold no region
-        parts = [q for q in parts if meets_disc(q, *ball)] or parts[:1]
-    nb._callback[0] = tick
+    parts, outs, skipped, seeded = [poly], [], True, False
     try:
-        outs, skipped = _walk_pieces(walk, parts, workers, tick) if len(parts) > 1 else ([walk(poly, setup)], False)
-    finally:
-        nb._callback[0] = None
-    count, pts, pat, vtx, voff, crossed, segs, pairs, stopped, thin, near = _join(outs, polygons)
+        if max_regions is not None:
+            parts = [poly]  # (one walk stops at exactly max_regions leaves)
+        else:  # (the pieces are cut along the first layer's lines; each makes its own set-up)
+            lines = _setup(net, domain, poly, shared=shared, lines_only=True)
+            k = (workers * PIECES_PER_WORKER if workers > 1 else 1) if pieces is None else int(pieces)
+            parts = cut_polygon(poly, lines, k, tol_v, PIECE_LINES if pieces is None else None, deadline)
+        if ball is not None:  # pieces that miss the disc hold no region
+            parts = [q for q in parts if meets_disc(q, *ball)] or parts[:1]
+        deadline.check()
+        nb._callback[0] = tick
+        try:
+            with _interrupt_flag(interrupted):
+                outs, skipped = _walk_pieces(walk, parts, workers, tick) if len(parts) > 1 \
+                    else ([walk(poly, _setup(net, domain, poly, shared=shared, deadline=deadline))], False)
+        finally:
+            nb._callback[0] = None
+    except TimeLimitReached:  # in a set-up (the walk's threads keep theirs: _walk_pieces)
+        stop_reason = "time_limit"
+    except KeyboardInterrupt:  # in a set-up (during the walks Ctrl-C only raises the flag)
+        stop_reason = "interrupted"
+    if outs:
+        count, pts, pats, vtx, voff, crossed, segs, pairs, stopped, thin, near = _join(outs, polygons)
+    else:  # stopped before any walk: the seed point's region, when it is certified
+        count, stopped, thin, near, pairs = 0, 1, 0, 0, np.zeros((max(net.output_dim, 2),) * 2)
+        pts, pats, crossed = np.zeros((0, 2)), [], np.zeros(0, bool)
+        vtx, voff, segs = np.zeros((0, 2)), np.zeros(1, np.int64), np.zeros((0, 6))
+        seed = first_region(net, domain, checks)
+        seeded = seed is not None
+        if seed is not None:  # (its part of the decision boundary is not looked for: a lower bound)
+            count, pts, pats, crossed = 1, seed.point[None], [np.packbits(seed.pattern)[None]], np.zeros(1, bool)
+            if polygons:
+                vtx = _region_polygon(net, seed.pattern, poly)
+                voff = np.array([0, len(vtx)], np.int64)
     stopped = stopped or skipped
     if stopped and stop_reason is None:
-        stop_reason = f"max_regions {max_regions}"
+        stop_reason = "max_regions" if max_regions is not None else "time_limit"
+    if report is not None:
+        report(int(count), None, time.perf_counter() - t0, stage="planar walk", force=True)
     regions = []
-    if keep_regions:
-        regions = [PackedRegion(p, net.n_hidden, x, float("nan"), None) for p, x in zip(pat, pts)]
+    if keep_regions:  # (each piece's patterns as the walk left them: one copy of them fewer)
+        rows = (p for pat in pats for p in pat)
+        regions = [PackedRegion(p, net.n_hidden, x, float("nan"), None) for p, x in zip(rows, pts)]
     stats = {"seconds": time.perf_counter() - t0, "lp_solves": 0, "qp_solves": 0, "engine": "planar",
              "workers": workers, "pieces": len(parts), "scheduler": None,
              "regions_per_second": count / max(time.perf_counter() - t0, 1e-9)}
@@ -346,7 +399,7 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
                "on either side of it under another split order (another pieces=)"] if near else []
     numerics = {"tolerances": {"vertex_on_line": tol_v, "inradius": checks.inradius, "near": checks.near},
                 "thin_regions_skipped": int(thin), "near_thin_leaves": int(near), "near_degenerate": slivers,
-                "seed_perturbed": None,
+                "seed_perturbed": None, **({"seed_region": SEED_NOTE} if seeded else {}),
                 "linear_regions": "not computed by the planar engine (use engine='bfs')"}
     res = RegionCount(int(count), None, stop_reason is None, regions, [], stats, numerics, stop_reason, net, domain,
                       checks, verifier=verify_count)
@@ -359,7 +412,7 @@ def count_regions_planar(net, domain, *, workers=1, scheduler=None, checkpoint=N
     return res
 
 
-def cut_polygon(poly, lines, k=1, tol=TOL, max_lines=None):
+def cut_polygon(poly, lines, k=1, tol=TOL, max_lines=None, deadline=None):
     """Convex pieces of ``poly`` cut along first-layer lines (``lines``: rows ``(a_x, a_y, c)``
     of the units that can cut, ``a . x + c = 0``): while a piece is crossed by more than
     ``max_lines`` lines (the most crossed first), or there are fewer than ``k`` pieces (the
@@ -368,7 +421,8 @@ def cut_polygon(poly, lines, k=1, tol=TOL, max_lines=None):
     Exact for the count: every region lies on one side of every first-layer line, so each
     region of the polygon is a region of exactly one piece with the same polygon (the walk of a
     piece finds the cutting unit decided on it: its vertices on the line count on both sides),
-    and the leaves of the pieces are the leaves of one walk."""
+    and the leaves of the pieces are the leaves of one walk. ``deadline`` (a
+    :class:`~exactregions.deadline.Deadline`) is checked before every cut."""
     norms = np.hypot(lines[:, 0], lines[:, 1])
     ok = norms > 0
     A, c = lines[ok, :2] / norms[ok, None], lines[ok, 2] / norms[ok]
@@ -380,6 +434,8 @@ def cut_polygon(poly, lines, k=1, tol=TOL, max_lines=None):
 
     pieces, cross = [poly], [crossing(poly)]
     while True:
+        if deadline is not None:
+            deadline.check()
         counts = [len(x) for x in cross]
         if max_lines is not None and max(counts) > max_lines:
             i = int(np.argmax(counts))
@@ -397,11 +453,40 @@ def cut_polygon(poly, lines, k=1, tol=TOL, max_lines=None):
     return pieces
 
 
+@contextlib.contextmanager
+def _interrupt_flag(flag):
+    """While the walks run (compiled, in threads, where a KeyboardInterrupt cannot land), Ctrl-C
+    sets ``flag[0]``, which the walks' tick reads, instead of raising: the leaves walked so far
+    are kept. Only in the main thread (elsewhere signals cannot be handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        flag[0] = True
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _region_polygon(net, pattern, poly):
+    """The polygon of the region of ``pattern`` in the domain polygon ``poly``: ``poly`` clipped
+    by the half-plane of every unit that is not pass-through
+    (:func:`~exactregions.engines.region.neuron_rows`; those whose line misses ``poly`` are
+    skipped: they hold on all of it)."""
+    G, h = neuron_rows(net, pattern, ~net.linear_mask(), Tolerances())
+    for i in np.flatnonzero((poly @ G.T > h).any(axis=0)):
+        poly = clip_halfplane(poly, G[i], h[i])
+    return poly
+
+
 def _walk_pieces(walk, pieces, workers, tick):
     """Walk the pieces in ``workers`` threads (the compiled walk releases the GIL), largest
     first, one piece at a time per thread: the outputs of the pieces walked, in piece order, and
     whether some were not (after a stop, the time limit, no further piece starts)."""
-    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     order = np.argsort([-polygon_area(p) for p in pieces])
@@ -409,11 +494,17 @@ def _walk_pieces(walk, pieces, workers, tick):
     stop, lock = [False], threading.Lock()
 
     def run(i):
-        # the time limit, also between pieces smaller than a tick (the largest piece always runs)
-        if stop[0] or (i != order[0] and tick(0)):
+        # the time limit, also between pieces smaller than a tick, and in a piece's set-up
+        if stop[0] or tick(0):
             stop[0] = True
             return
-        outs[i] = walk(pieces[i])
+        try:
+            out = walk(pieces[i])
+        except TimeLimitReached:
+            stop[0] = True
+            return
+        # the patterns out of the walk's grown buffer, here in the thread (they stay apart)
+        outs[i] = out[:2] + (out[2].copy(),) + out[3:]
         with lock:
             stop[0] |= bool(outs[i][8])
             tick.done += int(outs[i][0])
@@ -425,11 +516,15 @@ def _walk_pieces(walk, pieces, workers, tick):
 
 def _join(outs, polygons):
     """One walk's outputs from the pieces': leaves in piece order, polygon offsets shifted
-    (``polygons``: they were kept), decision lengths added, stopped if any piece stopped."""
+    (``polygons``: they were kept), decision lengths added, stopped if any piece stopped. The
+    packed patterns stay one array per piece (a list: joined, those of a CIFAR-sized slice's
+    first 85,000 leaves were 280 MB copied once more)."""
     if len(outs) == 1:
-        return outs[0]
+        o = outs[0]
+        return (o[0], o[1], [o[2]]) + tuple(o[3:])
     count = sum(int(o[0]) for o in outs)
-    cat = [np.concatenate([o[k] for o in outs]) for k in (1, 2, 3, 5, 6)]
+    pats = [o[2] for o in outs]
+    cat = [np.concatenate([o[k] for o in outs]) for k in (1, 3, 5, 6)]
     voff = outs[0][4][:1]  # without polygons: one zero offset
     if polygons:
         shift = np.cumsum([0] + [len(o[3]) for o in outs[:-1]])
@@ -438,8 +533,8 @@ def _join(outs, polygons):
     stopped = max(int(o[8]) for o in outs)
     thin = sum(int(o[9]) for o in outs)
     near = sum(int(o[10]) for o in outs)
-    pts, pat, vtx, crossed, segs = cat
-    return count, pts, pat, vtx, voff, crossed, segs, pairs, stopped, thin, near
+    pts, vtx, crossed, segs = cat
+    return count, pts, pats, vtx, voff, crossed, segs, pairs, stopped, thin, near
 
 
 def _single(net, domain, t0):

@@ -28,10 +28,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..deadline import TimeLimitReached
 from ..intervals import preactivation_bounds, stability
 from ..oracle import FaceDistances, PolytopeLP
+from ..result import Region
 
-__all__ = ["Tolerances", "RegionGeometry", "Facet", "analyse_region"]
+__all__ = ["Tolerances", "RegionGeometry", "Facet", "analyse_region", "generic_seed", "seed_region", "first_region",
+           "SEED_NOTE"]
+
+#: ``numerics["seed_region"]`` of a count stopped before its first region: what it counts
+SEED_NOTE = ("counted from the seed point (in the open domain, off every hyperplane): its region's facets were not "
+             "decided")
 
 #: Chebyshev radius cap for unbounded domains (the whole space): inradius reports min(r, cap).
 UNBOUNDED_CAP = 1.0
@@ -103,6 +110,80 @@ def traversal_setup(net, domain):
     return unstable, fixed, (DA, Db), cap
 
 
+def generic_seed(net, domain, unstable, tol: Tolerances):
+    """The domain's seed point (:meth:`~exactregions.domains.Domain.seed_point`), nudged off any
+    neuron hyperplane it lies on: a point of the open domain at least ``1e3 * tol.inradius`` from
+    the hyperplane of every unstable neuron. Returns ``(point, note)``, the note saying how far it
+    was moved (None when it was not).
+
+    Examples
+    --------
+    >>> from exactregions import Network, Box
+    >>> net = Network([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 1.0]]], [[0.0, 0.0], [0.0]])
+    >>> x, note = generic_seed(net, Box(-1, 1, dim=2), np.ones(2, bool), Tolerances())
+    >>> bool(np.all(np.abs(x) > 1e-6)), note is not None
+    (True, True)
+    """
+    x = domain.seed_point()
+    rng = np.random.default_rng(0)
+    lo, hi = domain.bounding_box()
+    scale = float(np.min(np.where(np.isfinite(hi - lo), hi - lo, 2.0)))
+    for attempt in range(200):
+        A, c = net.region_constraints(net.pattern(x))
+        A, c = A[unstable], c[unstable]
+        norms = np.linalg.norm(A, axis=1)
+        dist = np.abs(A @ x + c) / np.maximum(norms, 1e-300)
+        if not np.any((dist <= 1e3 * tol.inradius) & (norms > tol.zero_row)):
+            return x, (None if attempt == 0 else f"seed moved off a hyperplane after {attempt} tries")
+        step = scale * 1e-4 * (1 + attempt)
+        y = domain.seed_point() + step * rng.normal(size=x.shape) / np.sqrt(x.size)
+        if domain.contains(y)[0]:
+            x = y
+    raise RuntimeError("could not find a seed point off every neuron hyperplane")
+
+
+def seed_region(net, seed, pattern, unstable, domain_rows, tol: Tolerances) -> Region | None:
+    """The region of ``seed`` (a point of the open domain with activation ``pattern``) as a
+    counted region, without its LPs, when the point itself proves that it counts: it is more
+    than ``tol.inradius`` from every unstable neuron's hyperplane (of non-zero row) and inside
+    every domain row ``domain_rows`` (unit rows ``DA x <= Db``) by more than ``tol.inradius``.
+    Then the ball of radius ``tol.inradius`` about it lies in the region and in the domain's
+    polytope, so the region's Chebyshev radius exceeds ``tol.inradius``: the region is
+    full-dimensional, meets the open domain and is counted by every engine. None otherwise.
+    The region's ``inradius`` is not computed (NaN); its affine map is."""
+    A, c = net.region_constraints(pattern)
+    A, c = A[unstable], c[unstable]
+    norms = np.linalg.norm(A, axis=1)
+    live = norms > tol.zero_row
+    if np.any(np.abs(A[live] @ seed + c[live]) / norms[live] <= tol.inradius):
+        return None
+    DA, Db = domain_rows
+    if DA.shape[0] and not np.all(Db - DA @ seed > tol.inradius):
+        return None
+    return Region(pattern=pattern, point=seed, inradius=float("nan"), affine=net.affine_map(pattern))
+
+
+def first_region(net, domain, tol: Tolerances | None = None) -> Region | None:
+    """The region of the domain's generic seed point (:func:`generic_seed`) when the point proves
+    that it counts (:func:`seed_region`): what a count stopped before its first region knows, so
+    that it reports ">= 1" rather than ">= 0". None when the seed is not certified.
+
+    Examples
+    --------
+    >>> from exactregions import Network, Box
+    >>> net = Network([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 1.0]]], [[0.0, 0.0], [0.0]])
+    >>> first_region(net, Box(0.5, 1, dim=2)).pattern.tolist()
+    [True, True]
+    """
+    tol = tol if isinstance(tol, Tolerances) else Tolerances()
+    unstable, _, rows, _ = traversal_setup(net, domain)
+    try:
+        seed, _ = generic_seed(net, domain, unstable, tol)
+    except RuntimeError:
+        return None
+    return seed_region(net, seed, net.pattern(seed), unstable, rows, tol)
+
+
 def neuron_rows(net, pattern, unstable, tol: Tolerances, constraints=None, keys=False):
     """Unit rows ``G x <= h`` of the unstable neurons, coincident rows merged.
 
@@ -153,7 +234,7 @@ def _merge_coincident(G, h, tol):
 
 def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: Tolerances,
                    cap: float, known=(), directions=None, shortcuts=True,
-                   constraints=None, box=None, warm=None) -> RegionGeometry | None:
+                   constraints=None, box=None, warm=None, tick=None) -> RegionGeometry | None:
     """Interior and facets of a pattern's region in the domain.
 
     ``known``: facets already found from the neighbouring side, as ``(g, h)`` (their hyperplane)
@@ -161,8 +242,12 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
     Chebyshev centre lies outside an L2 ball finds its point inside the ball without a QP);
     ``shortcuts=False`` decides every row by LP (used by :func:`verify`); ``box``: a box
     holding the domain, which lets the oracle certify its fast LP answers; ``warm``: a
-    neighbour's ``(row_keys, multipliers)``, the Chebyshev LP's starting active set. Returns
-    None when the pattern's region is empty.
+    neighbour's ``(row_keys, multipliers)``, the Chebyshev LP's starting active set; ``tick``:
+    an optional callable ``tick(detail)`` told, between the steps and after every row decided by
+    an LP, what is being decided (progress while one region takes long: hundreds of rows in high
+    dimension). Returns None when the pattern's region is empty. The oracle's deadline
+    (:class:`~exactregions.oracle.Oracle`) is checked at every solve: past it,
+    :class:`~exactregions.deadline.TimeLimitReached` leaves the region undecided.
     """
     rows = neuron_rows(net, pattern, unstable, tol, constraints, keys=True)
     if rows is None:
@@ -177,6 +262,8 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
         geo.x0, geo.inradius, geo.point = np.zeros(net.input_dim), cap, np.zeros(net.input_dim)
         return geo
     lp = PolytopeLP(oracle, allG, allh, cap=cap, box=box, unit=True)  # (neuron and domain rows: unit)
+    if tick is not None:
+        tick(f"Chebyshev LP, {m} rows")
     x0, r = lp.chebyshev("the Chebyshev centre of a region", dual_start=_carry(warm, geo.row_keys))
     geo.multipliers = lp.multipliers
     geo.x0, geo.inradius = x0, r
@@ -189,11 +276,27 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
         geo.inradius = -np.inf  # region polytope misses the ball: not in the domain
         return geo
 
+    try:  # the region is established (it counts): a deadline from here on leaves its facets undecided
+        _find_facets(net, geo, lp, x0, m, l2_ball, oracle, tol, cap, known, directions, shortcuts, tick)
+    except TimeLimitReached as stop:
+        stop.region = geo  # (the caller may count it: its inradius and point are decided)
+        raise
+    return geo
+
+
+def _find_facets(net, geo, lp, x0, m, l2_ball, oracle, tol, cap, known, directions, shortcuts, tick):
+    """The facets of an established region (its Chebyshev centre ``x0`` and point are decided)
+    into ``geo.facets``: the steps of the module docstring, in order. ``m``: its neuron rows
+    (the first rows of ``lp``)."""
+    G, h = geo.G, geo.h
     if l2_ball is not None:  # a hyperplane at distance >= r from the centre misses the open ball
         c, r = l2_ball
         decided = np.abs(G @ c - h) >= r - tol.ball
     else:
         decided = np.zeros(m, bool)
+    oracle.check()  # (the steps below take seconds in high dimension; the solves check it as well)
+    if tick is not None:
+        tick(f"{int(decided.sum())} of {m} rows decided, ray shooting")
     if shortcuts:
         if len(known):  # facets recorded from the other side: their rows are decided
             Gk, hk = np.array([k[0] for k in known]), np.array([k[1] for k in known])
@@ -220,7 +323,9 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
                 facet_rows.add(i)
                 if i < m and not decided[i] and i not in hits:
                     hits[i] = p
-        for i, p in hits.items():
+        for n_hit, (i, p) in enumerate(hits.items()):
+            if tick is not None:  # (in a ball a hit outside it costs a distance QP)
+                tick(f"{int(decided.sum())} of {m} rows decided, ray hit {n_hit + 1} of {len(hits)}")
             decided[i] = True
             _accept(geo, lp, i, p, l2_ball, oracle, tol, "ray")
         undecided = np.flatnonzero(~decided)
@@ -228,14 +333,22 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
                                                           net.input_dim) <= MAX_VERTEX_COMBOS:
             undecided = _vertex_certify(geo, lp, m, x0, facet_rows, undecided, l2_ball, oracle, tol)
         if undecided.size > 2 * net.input_dim + 2 and cap == np.inf:  # bounded domain
-            box = lp.bounding_box("the bounding box of a region")
+            oracle.check()
+            left = undecided.size
+
+            def box_tick(done, total):
+                tick(f"{m - left} of {m} rows decided, the region's bounding box: {done} of {total} LPs")
+
+            box = lp.bounding_box("the bounding box of a region", box_tick if tick is not None else None)
             if box is not None:
                 lo, hi = box
                 top = np.maximum(G[undecided], 0) @ hi + np.minimum(G[undecided], 0) @ lo
                 undecided = undecided[top >= h[undecided] - tol.facet]
     else:
         undecided = np.arange(m)
-    for i in undecided:
+    for n_done, i in enumerate(undecided):
+        if tick is not None:
+            tick(f"{m - undecided.size + n_done} of {m} rows decided, {undecided.size - n_done} left by LP")
         q = None
         if l2_ball is not None and shortcuts:
             # the QP first (most such faces miss the ball); a face the fast path cannot answer
@@ -250,7 +363,6 @@ def analyse_region(net, pattern, unstable, domain_rows, l2_ball, oracle, tol: To
             if t < tol.near:
                 geo.near.append(f"facet inradius {t:.3g}")
             _accept(geo, lp, int(i), xf, l2_ball, oracle, tol, "lp", q)
-    return geo
 
 
 @functools.lru_cache(maxsize=1)

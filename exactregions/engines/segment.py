@@ -22,11 +22,27 @@ from .verify import verify_count
 __all__ = ["count_segment"]
 
 
-def count_segment(net, segment, tol=None, keep_regions: bool = True) -> RegionCount:
-    """Activation regions of ``net`` met by the open ``segment`` (a :class:`Segment`)."""
+def count_segment(net, segment, tol=None, keep_regions: bool = True, time_limit=None) -> RegionCount:
+    """Activation regions of ``net`` met by the open ``segment`` (a :class:`Segment`).
+
+    ``time_limit`` (seconds or a :class:`~exactregions.deadline.Deadline`) is checked after
+    every layer: stopped, the count is the number of intervals so far, a lower bound (each holds
+    at least one region, and different intervals different ones), without the regions (their
+    patterns are not known yet).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from exactregions import Network, Segment
+    >>> net = Network([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 1.0]]], [[0.0, 0.0], [0.0]])
+    >>> count_segment(net, Segment(np.array([-1.0, -2.0]), np.array([1.0, 2.0]))).activation_regions
+    2
+    """
+    from ..deadline import Deadline
     from .region import Tolerances
 
     tol = tol or Tolerances()
+    deadline = Deadline.of(time_limit)
     check_dimension(segment, net.input_dim, "the segment")
     t0 = time.perf_counter()
     length = float(np.linalg.norm(segment.q - segment.p))
@@ -34,7 +50,14 @@ def count_segment(net, segment, tol=None, keep_regions: bool = True) -> RegionCo
     lo, hi = np.array([0.0]), np.array([1.0])
     P, Q = (segment.q - segment.p)[None, :], segment.p[None, :]  # h(t) = P t + Q per interval
     bits_by_layer = []
-    for W, b, s, lin in zip(net.weights[:-1], net.biases[:-1], net.slopes, net.linear):
+    for layer, (W, b, s, lin) in enumerate(zip(net.weights[:-1], net.biases[:-1], net.slopes, net.linear)):
+        if layer and deadline.expired():  # intervals so far: a lower bound, patterns unknown
+            stats = {"seconds": time.perf_counter() - t0, "lp_solves": 0, "qp_solves": 0, "solver_retries": 0,
+                     "layers_done": layer}
+            numerics = {"tolerances": tol.to_dict(), "thin_regions_skipped": 0, "near_degenerate": [],
+                        "seed_perturbed": None}
+            return RegionCount(int(lo.size), None, False, [], [], stats, numerics, "time_limit", net, segment, tol,
+                               verifier=verify_count)
         a, c = times_t(P, W), times_t(Q, W) + b
         with np.errstate(divide="ignore", invalid="ignore"):
             roots = np.where((a != 0) & ~lin, -c / a, np.nan)

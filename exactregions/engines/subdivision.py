@@ -36,9 +36,10 @@ import numpy as np
 
 from ..domains import Ball, Box, Polytope
 from ..intervals import preactivation_bounds, stability
-from ..network import times_t
+from ..network import is_sparse, times_t
 from ..oracle import Oracle
 from ..combinatorics import phi
+from ..deadline import reporter
 from .kernels import choose_kernel
 from .region import Tolerances, _vertices, neuron_rows, step_inside
 
@@ -48,6 +49,13 @@ __all__ = ["Degenerate", "Plan", "plan", "run_batch", "supports"]
 MIN_INRADIUS = Tolerances.inradius
 #: hard limit on vertex enumeration of a general polytope domain (d-subsets of its rows)
 MAX_DOMAIN_COMBOS = 200000
+#: the largest temporaries of a layer's set-up, in float64s (128 MB): the vertex values of a
+#: layer and the next layer's maps are made in chunks of cells or vertices this size, with the
+#: deadline checked between them
+CHUNK_FLOATS = 1 << 24
+#: ... and of at most this many multiply-adds each (a CIFAR-sized net's second layer, sparse with
+#: 1.1 million weights, costs 3.4 million per cell of a 3-D slice: 19 cells a chunk)
+CHUNK_WORK = 1 << 26
 
 
 class Degenerate(ValueError):
@@ -149,7 +157,7 @@ class _Work:
     otherwise takes the bit ``B[p, i]``: each split looks at the cells it can cut, not all.
     """
 
-    def __init__(self, cells: Cells, A, c):
+    def __init__(self, cells: Cells, A, c, deadline=None):
         self.d = cells.V.shape[1]
         self.A, self.c = (np.require(x, np.float64, ["C", "W"]) for x in (A, c))  # one compiled signature
         self.nv, self.ne, self.nc = cells.V.shape[0], cells.E.shape[0], cells.n
@@ -169,8 +177,11 @@ class _Work:
         n_par = A.shape[0]
         self.B = np.zeros((n_par, n_l), bool)
         neg = np.zeros((n_par, n_l), bool)
-        for lo in range(0, self.nv, 4096):  # chunks bound the temporaries
-            hi = min(self.nv, lo + 4096)
+        step = max(1, min(4096, CHUNK_FLOATS // max(1, n_l * self.d)))  # chunks bound the temporaries
+        for lo in range(0, self.nv, step):
+            if deadline is not None:  # (a wide layer: a CIFAR-sized net's 8,192 units per vertex)
+                deadline.check()
+            hi = min(self.nv, lo + step)
             pv = self.vpar[lo:hi]
             vals = np.einsum("vd,vnd->vn", self.V[lo:hi], A[pv]) + c[pv]
             np.logical_or.at(self.B, pv, vals > 0)
@@ -524,6 +535,12 @@ def _looks_small(net, domain) -> bool:
     if domain.l2_ball is not None or not domain.bounded or domain.dim > SMALL_DIM:
         return False
     X = domain.sample(4096, np.random.default_rng(0))
+    # the first 256 points first: all of them in different regions (no count below SMALL_COUNT
+    # does that but with probability about exp(-256^2 / (2 SMALL_COUNT)) = 2e-6) settles it at a
+    # sixteenth of the forward passes (a CIFAR-sized plane slice: 32 s for 4,096 on a loaded machine)
+    head = np.unique(np.packbits(net.pattern(X[:256]), axis=1), axis=0).shape[0]
+    if head == 256:
+        return False
     _, counts = np.unique(np.packbits(net.pattern(X), axis=1), axis=0, return_counts=True)
     f1, f2 = int((counts == 1).sum()), int((counts == 2).sum())
     return counts.size + f1 * (f1 - 1) / (2 * (f2 + 1)) < SMALL_COUNT
@@ -549,14 +566,16 @@ def _numba_works() -> str | None:
 
 
 def _split_layer(net, cells: Cells, l: int, maps, unstable, fixed, m_dom, tol, kernel, first=0, stop_cells=None,
-                 progress=None, collapse=False):
+                 progress=None, collapse=False, deadline=None):
     """Split the cells by the neurons ``first, first+1, ...`` of layer ``l``, stopping early once
     there are ``stop_cells`` cells; returns the cells and the next neuron (the layer's width when
     it is done). ``collapse`` (the compiled kernel): the cells come back as their vertex
-    centroids (:func:`split_collapsed`)."""
+    centroids (:func:`split_collapsed`). ``deadline`` (a
+    :class:`~exactregions.deadline.Deadline`) is checked before every neuron: past it,
+    :class:`~exactregions.deadline.TimeLimitReached` (the layer's cells are not regions yet)."""
     A, c = maps
     sl = net.layer_slices()[l]
-    work = _Work(cells, A, c)
+    work = _Work(cells, A, c, deadline)
     split = split_numba if kernel == "numba" else split_numpy
     resumable = first > 0 or stop_cells is not None
     order = np.arange(sl.stop - sl.start) if resumable else _split_order(work)
@@ -566,6 +585,8 @@ def _split_layer(net, cells: Cells, l: int, maps, unstable, fixed, m_dom, tol, k
     t0 = time.perf_counter()
     k = first
     while k < order.size and not (stop_cells and work.nc >= stop_cells):
+        if deadline is not None:
+            deadline.check()
         i = int(order[k])
         j = sl.start + i
         if unstable[j]:
@@ -589,9 +610,10 @@ def _split_order(work: _Work) -> np.ndarray:
     return np.argsort(load, kind="stable")
 
 
-def _next_layer(net, cells: Cells, l: int, maps, ball, kernel="numpy"):
+def _next_layer(net, cells: Cells, l: int, maps, ball, kernel="numpy", deadline=None):
     """After layer ``l``: drop cells that miss the ball; each cell's affine map of layer l+1
-    (None after the last layer)."""
+    (None after the last layer), made in chunks of cells (:data:`CHUNK_FLOATS`) with ``deadline``
+    checked between them."""
     A, c = maps
     last = l + 1 == len(net.hidden_widths)
     # after the last layer, the compiled kernel's _finish runs this same hull test on every cell
@@ -602,10 +624,18 @@ def _next_layer(net, cells: Cells, l: int, maps, ball, kernel="numpy"):
     sl = net.layer_slices()[l]
     W, b, s, lin = net.weights[l + 1], net.biases[l + 1], net.slopes[l], net.linear[l]
     g = np.where(cells.bits[:, sl] | lin, 1.0, s)
-    Ap, cp = A[cells.parent], c[cells.parent]
+    d = A.shape[2]
+    A_next = np.empty((cells.n, W.shape[0], d))
+    work = (W.nnz if is_sparse(W) else W.size) * d  # per cell
+    step = max(1, min(CHUNK_FLOATS // max(1, max(W.shape) * d), CHUNK_WORK // max(1, work)))
+    for lo in range(0, cells.n, step):  # one GEMM per chunk of cells
+        if deadline is not None:
+            deadline.check()
+        hi = min(cells.n, lo + step)
+        M = (g[lo:hi, :, None] * A[cells.parent[lo:hi]]).transpose(1, 0, 2).reshape(W.shape[1], -1)
+        A_next[lo:hi] = (W @ M).reshape(W.shape[0], hi - lo, d).transpose(1, 0, 2)
+    cp = c[cells.parent]
     cells.parent = np.arange(cells.n)
-    M = (g[:, :, None] * Ap).transpose(1, 0, 2).reshape(W.shape[1], -1)  # one GEMM for all cells
-    A_next = (W @ M).reshape(W.shape[0], cells.n, A.shape[2]).transpose(1, 0, 2)
     return cells, (A_next, times_t(g * cp, W) + b)
 
 
@@ -620,24 +650,26 @@ def _with_maps(cells: Cells, maps, size: int):
 
 
 def run_batch(net, domain, cells: Cells, start: int, first: int, maps, unstable, fixed, m_dom, tol, max_cells,
-              kernel, min_inradius=0.0):
+              kernel, min_inradius=0.0, deadline=None):
     """Push a batch of cells through layer ``start`` from its neuron ``first`` on, then through
     the later layers (in sub-batches of at most ``max_cells`` cells); returns (patterns, points,
-    (QPs solved, thin cells skipped)) of its regions meeting the domain."""
-    oracle = Oracle()
+    (QPs solved, thin cells skipped)) of its regions meeting the domain. Past ``deadline`` (checked
+    before every neuron and every rim QP) it raises
+    :class:`~exactregions.deadline.TimeLimitReached`: a batch counts whole or not at all."""
+    oracle = Oracle(deadline=deadline)
     ball = domain.l2_ball
     # a box or polytope above 2-D keeps only each final cell's pattern and vertex centroid
     collapse = kernel == "numba" and ball is None and domain.dim > 2
     for l in range(start, len(net.hidden_widths)):
         last = l + 1 == len(net.hidden_widths)
         cells, _ = _split_layer(net, cells, l, maps, unstable, fixed, m_dom, tol, kernel, first if l == start else 0,
-                                collapse=collapse and last)
-        cells, maps = _next_layer(net, cells, l, maps, ball, kernel)
+                                collapse=collapse and last, deadline=deadline)
+        cells, maps = _next_layer(net, cells, l, maps, ball, kernel, deadline)
         if cells.n == 0:
             break
         if maps is not None and cells.n > max_cells:
             outs = [run_batch(net, domain, sub, l + 1, 0, sub_maps, unstable, fixed, m_dom, tol, max_cells, kernel,
-                              min_inradius) for sub, sub_maps in _with_maps(cells, maps, max_cells)]
+                              min_inradius, deadline) for sub, sub_maps in _with_maps(cells, maps, max_cells)]
             return (np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs]),
                     tuple(int(v) for v in np.sum([o[2] for o in outs], axis=0)))
     if cells.n == 0:  # every cell of the batch missed the ball
@@ -661,11 +693,12 @@ class Plan:
     max_cells: int
     kernel: str
     min_inradius: float = MIN_INRADIUS  # 2-D cells at most this thin are not counted
+    deadline: object = None  # the count's Deadline, which every batch keeps (also in a worker)
 
     def run(self, i):
         cells, maps, layer, first = self.batches[i]
         return run_batch(self.net, self.domain, cells, layer, first, maps, self.unstable, self.fixed, self.m_dom,
-                         self.tol, self.max_cells, self.kernel, self.min_inradius)
+                         self.tol, self.max_cells, self.kernel, self.min_inradius, self.deadline)
 
 
 def default_batch_cells(d: int) -> int:
@@ -675,7 +708,7 @@ def default_batch_cells(d: int) -> int:
 
 
 def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000, tol: float = 1e-10,
-         kernel: str = "auto", progress=None, min_inradius: float = MIN_INRADIUS) -> Plan:
+         kernel: str = "auto", progress=None, min_inradius: float = MIN_INRADIUS, deadline=None) -> Plan:
     """The first layer in this process, cut into batches (the same batches for the same input:
     checkpoints and workers rely on it). ``kernel``: see :func:`resolve_kernel`.
 
@@ -687,6 +720,9 @@ def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000
     are cut into batches of that expected size, and each batch finishes the layer itself: the
     first layer is then parallel too, and no process ever holds all its cells.
     ``min_inradius``: in 2-D, a cell whose inradius is at most it is thin and not counted.
+    ``deadline``: a :class:`~exactregions.deadline.Deadline`, checked before every neuron of the
+    first layer (past it, :class:`~exactregions.deadline.TimeLimitReached`) and kept by the plan
+    for its batches.
     """
 
     kernel = resolve_kernel(kernel, net, domain)
@@ -696,7 +732,7 @@ def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000
     unstable, fixed = stability(*preactivation_bounds(net, domain), net.linear_mask())
     cells, m_dom = initial_cell(domain, net.n_hidden)
     if net.n_hidden == 0:
-        return Plan(net, domain, [], unstable, fixed, m_dom, tol, max_cells, kernel, min_inradius)
+        return Plan(net, domain, [], unstable, fixed, m_dom, tol, max_cells, kernel, min_inradius, deadline)
     W, b = net.weights[0], net.biases[0]
     maps = (W[None, :, :], b[None, :])
     n0 = net.hidden_widths[0]
@@ -704,13 +740,16 @@ def plan(net, domain, *, batch_cells: int | None = None, max_cells: int = 200000
     # stop where one cell is expected to grow to about batch_cells (never holding more than
     # 64 batches' worth of cells at once)
     stop = min(max(batch_cells, bound // batch_cells), 64 * batch_cells) if bound > 256 * batch_cells else None
-    cells, first = _split_layer(net, cells, 0, maps, unstable, fixed, m_dom, tol, kernel, 0, stop, progress)
+    report = reporter(progress)
+    cells, first = _split_layer(net, cells, 0, maps, unstable, fixed, m_dom, tol, kernel, 0, stop, report,
+                                deadline=deadline)
     if first < n0:  # stopped early: the batches finish the layer
         size = max(1, batch_cells * cells.n // bound)
         return Plan(net, domain, [(sub, maps, 0, first) for _, sub in cells.chunks(size)], unstable, fixed, m_dom,
-                    tol, max_cells, kernel, min_inradius)
-    cells, maps = _next_layer(net, cells, 0, maps, domain.l2_ball, kernel)
+                    tol, max_cells, kernel, min_inradius, deadline)
+    cells, maps = _next_layer(net, cells, 0, maps, domain.l2_ball, kernel, deadline)
     if maps is None:  # one hidden layer: layer 1 is all the work
-        return Plan(net, domain, [(cells, None, 1, 0)], unstable, fixed, m_dom, tol, max_cells, kernel, min_inradius)
+        return Plan(net, domain, [(cells, None, 1, 0)], unstable, fixed, m_dom, tol, max_cells, kernel, min_inradius,
+                    deadline)
     batches = [(sub, sub_maps, 1, 0) for sub, sub_maps in _with_maps(cells, maps, batch_cells)]
-    return Plan(net, domain, batches, unstable, fixed, m_dom, tol, max_cells, kernel, min_inradius)
+    return Plan(net, domain, batches, unstable, fixed, m_dom, tol, max_cells, kernel, min_inradius, deadline)
