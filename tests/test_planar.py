@@ -1,4 +1,4 @@
-"""The planar engine (issue 11): exact on degenerate arrangements, the same regions as the other
+"""The planar engine: exact on degenerate arrangements, the same regions as the other
 engines, MaxPool regions named by argmax, and the decision boundary."""
 
 import io

@@ -14,7 +14,8 @@ units: ``(z_a - z_b) - z_a + z_b``) keeps rounding noise in its coefficients; th
 
 A slot is stored coefficient by coefficient (shape (3, rows): every ``a_x``, then every ``a_y``,
 then every ``c``), so a rank-one update is three contiguous loops that vectorise, with fused
-multiply-adds: the LeNet slice of the README 12.8 s -> about 10 s against rows of three.
+multiply-adds (on the LeNet plane slice of the benchmarks, about a fifth faster than storing
+rows of three).
 """
 
 from __future__ import annotations

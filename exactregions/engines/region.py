@@ -612,9 +612,9 @@ def _accept(geo, lp, i, p, l2_ball, oracle, tol, how, q=None):
     if l2_ball is not None:
         c, r = l2_ball
         if not _dist(p, c) < r - tol.ball:
-            # (a straight walk inside the facet towards the centre's projection, tried here
-            # before the QP until this stop, reached the ball for 5% of such facets of a 784-D
-            # digits ball and cost more than the QPs it saved)
+            # (a straight walk inside the facet towards the centre's projection, tried before
+            # the QP, reached the ball for 5% of such facets of a 784-D digits ball and cost
+            # more than the QPs it saved)
             if q is None:
                 q = _facet_near_ball(geo, lp, i, l2_ball, oracle, tol)
             if q is None:
